@@ -1,0 +1,4 @@
+import * as sfm from '../src';
+test('package loads', () => {
+  expect(typeof sfm).toBe('object');
+});
