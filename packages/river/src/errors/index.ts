@@ -1,0 +1,13 @@
+export { RiverError, type RiverErrorOptions } from './river-error';
+export { AuthError } from './auth-error';
+export { ConfigError } from './config-error';
+export { DeployError } from './deploy-error';
+export { DiscoveryError } from './discovery-error';
+export { HandshakeError } from './handshake-error';
+export { PeerLostError } from './peer-lost-error';
+export { ProtocolError } from './protocol-error';
+export { RequestTimeoutError } from './timeout-error';
+export { StoppedError } from './stopped-error';
+export { UnknownVRError } from './unknown-vr-error';
+export { VRExitedError } from './vr-exited-error';
+export { VRLostError } from './vr-lost-error';

@@ -1,0 +1,93 @@
+import { AuthError } from './auth-error';
+import { ConfigError } from './config-error';
+import { DeployError } from './deploy-error';
+import { DiscoveryError } from './discovery-error';
+import { HandshakeError } from './handshake-error';
+import { PeerLostError } from './peer-lost-error';
+import { ProtocolError } from './protocol-error';
+import { RequestTimeoutError } from './timeout-error';
+import { RiverError, type RiverErrorOptions } from './river-error';
+import { StoppedError } from './stopped-error';
+import { UnknownVRError } from './unknown-vr-error';
+import { VRExitedError } from './vr-exited-error';
+import { VRLostError } from './vr-lost-error';
+
+/**
+ * An error as it crosses a MessagePort or a connection: plain data. Structured clone and CBOR
+ * both drop an error's class and its `code`; this keeps them, so the receiving side rebuilds the
+ * same River error class (and `X.isInstance` holds there too).
+ */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  cause?: WireError;
+}
+
+type RiverErrorClass = new (options: RiverErrorOptions) => RiverError;
+
+/** The one table from wire `code` to class. */
+const byCode = new Map<string, RiverErrorClass>(
+  (
+    [
+      AuthError,
+      ConfigError,
+      DeployError,
+      DiscoveryError,
+      HandshakeError,
+      PeerLostError,
+      ProtocolError,
+      RequestTimeoutError,
+      StoppedError,
+      UnknownVRError,
+      VRExitedError,
+      VRLostError,
+    ] as Array<RiverErrorClass & { code: string }>
+  ).map((cls) => [cls.code, cls]),
+);
+
+export function toWireError(error: unknown, depth = 0): WireError {
+  if (error instanceof Error || (error && typeof error === 'object' && 'message' in error)) {
+    const e = error as Error & { code?: unknown };
+    const wire: WireError = { name: String(e.name ?? 'Error'), message: String(e.message ?? '') };
+    if (typeof e.code === 'string') wire.code = e.code;
+    if (typeof e.stack === 'string') wire.stack = e.stack;
+    if (e.cause !== undefined && depth < 4) wire.cause = toWireError(e.cause, depth + 1);
+    return wire;
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an error: River codes get their own class back; anything else an `Error` with the same name. */
+export function fromWireError(wire: WireError): Error {
+  const cause = wire.cause ? fromWireError(wire.cause) : undefined;
+  const cls = wire.code ? byCode.get(wire.code) : undefined;
+  let error: Error;
+  if (cls) {
+    error = new cls({ message: wire.message, cause });
+  } else {
+    error = new Error(wire.message, cause === undefined ? undefined : { cause });
+    error.name = wire.name;
+    if (wire.code !== undefined) (error as Error & { code?: string }).code = wire.code;
+  }
+  if (wire.stack !== undefined) error.stack = wire.stack;
+  return error;
+}
+
+/**
+ * An error that arrived inside a decoded message body (CBOR keeps name, message, stack, cause but
+ * may drop the class): gives River errors their class back, leaves anything else as it is.
+ */
+export function reviveError(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const code = (value as Error & { code?: unknown }).code;
+  const name = value.name;
+  const cls =
+    (typeof code === 'string' ? byCode.get(code) : undefined) ??
+    [...byCode.values()].find((c) => c.name === name);
+  if (!cls || RiverError.isInstance(value)) return value;
+  const revived = new cls({ message: value.message, cause: value.cause });
+  if (value.stack) revived.stack = value.stack;
+  return revived;
+}

@@ -1,0 +1,257 @@
+/**
+ * One connection to another engine over a {@link Transport}: SFM framing, the handshake, then
+ * frames in both directions and heartbeats. It knows nothing of routing: the owner (the peer
+ * table) gets `open`, `frame` and `close` callbacks.
+ */
+import { FrameDecoder, encodeFrame } from '@river/sfm';
+
+import { Handshake, type PeerHello } from '../auth/handshake';
+import { HandshakeError } from '../errors/handshake-error';
+import { PeerLostError } from '../errors/peer-lost-error';
+import { ProtocolError } from '../errors/protocol-error';
+import { RiverError } from '../errors/river-error';
+import { FrameKind, parseFrame, type ByeReason, type Frame, type NodeRole } from '../protocol';
+import type { VMInfo } from '../vm-info';
+import type { Transport } from './transport';
+
+/** Frames larger than this are refused before the peer is authenticated. */
+export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
+
+export interface ConnectionOptions {
+  side: 'dialer' | 'acceptor';
+  nodeId: string;
+  role: NodeRole;
+  key: string | undefined;
+  listenPort: number | null;
+  info: VMInfo | null;
+  expectNodeId?: string;
+  /** Largest frame accepted once authenticated. */
+  maxFrameBytes: number;
+  pingIntervalMs: number;
+  peerTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  now?: () => number;
+}
+
+/** Why a connection closed. */
+export type CloseReason =
+  | { kind: 'bye'; reason: ByeReason }
+  | { kind: 'timeout'; error: PeerLostError }
+  | { kind: 'error'; error: RiverError }
+  | { kind: 'eof'; error: PeerLostError }
+  | { kind: 'local'; reason: string };
+
+export type ConnectionState =
+  | { kind: 'handshaking'; handshake: Handshake; since: number }
+  | { kind: 'open'; peer: PeerHello }
+  | { kind: 'closed'; reason: CloseReason };
+
+export interface ConnectionEvents {
+  open(conn: Connection, peer: PeerHello): void;
+  frame(conn: Connection, frame: Frame): void;
+  close(conn: Connection, reason: CloseReason): void;
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  state: ConnectionState;
+  private decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES });
+  private decoderUpgraded = false;
+  private peerHello: PeerHello | undefined;
+  private outgoing: Uint8Array[] = [];
+  private flushScheduled = false;
+  private lastRecv: number;
+  private lastSent: number;
+  private readonly now: () => number;
+  private readonly events: Partial<ConnectionEvents> = {};
+
+  constructor(
+    readonly transport: Transport,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.lastRecv = this.lastSent = this.now();
+    this.state = { kind: 'handshaking', handshake: new Handshake(options), since: this.lastRecv };
+  }
+
+  get side(): 'dialer' | 'acceptor' {
+    return this.options.side;
+  }
+
+  /** Who is at the other end, once authenticated (kept after the connection closes). */
+  get peer(): PeerHello | undefined {
+    return this.peerHello;
+  }
+
+  get isOpen(): boolean {
+    return this.state.kind === 'open';
+  }
+
+  /** Starts reading and (as the dialer) speaks first. */
+  start(events: ConnectionEvents): void {
+    Object.assign(this.events, events);
+    this.transport.start({
+      data: (chunk) => this.onData(chunk),
+      close: (error) =>
+        this.closed({
+          kind: 'eof',
+          error: new PeerLostError({ message: 'connection closed by the peer', cause: error }),
+        }),
+    });
+    if (this.state.kind === 'handshaking') this.write(this.state.handshake.start());
+  }
+
+  /** Queues a frame; every frame of one tick goes out in one write. */
+  send(frame: Frame): void {
+    if (this.state.kind === 'closed') return;
+    this.outgoing.push(encodeFrame(frame));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Sends BYE and closes after flushing. */
+  bye(reason: ByeReason): void {
+    if (this.state.kind === 'closed') return;
+    this.send([FrameKind.BYE, reason]);
+    this.flush();
+    this.closed({ kind: 'local', reason: `bye: ${reason}` }, 'end');
+  }
+
+  /** Sends an ERROR frame (best effort) and closes. */
+  fail(error: RiverError): void {
+    if (this.state.kind === 'closed') return;
+    this.outgoing.push(encodeFrame([FrameKind.ERROR, error.code, error.message]));
+    this.flush();
+    this.closed({ kind: 'error', error }, 'end');
+  }
+
+  close(reason = 'closed locally'): void {
+    this.flush();
+    this.closed({ kind: 'local', reason }, 'end');
+  }
+
+  /** Heartbeat and handshake-timeout check; the owner calls this about every `pingIntervalMs`. */
+  tick(): void {
+    const now = this.now();
+    switch (this.state.kind) {
+      case 'handshaking':
+        if (now - this.state.since > this.options.handshakeTimeoutMs) {
+          this.fail(new HandshakeError({ message: `no handshake within ${this.options.handshakeTimeoutMs} ms` }));
+        }
+        return;
+      case 'open':
+        if (now - this.lastRecv > this.options.peerTimeoutMs) {
+          const error = new PeerLostError({
+            message: `peer ${this.state.peer.nodeId} silent for ${now - this.lastRecv} ms (peerTimeoutMs ${this.options.peerTimeoutMs})`,
+          });
+          this.closed({ kind: 'timeout', error }, 'destroy');
+          return;
+        }
+        if (now - this.lastSent >= this.options.pingIntervalMs * 0.9) this.send([FrameKind.PING, now]);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.outgoing.length === 0) return;
+    const chunks = this.outgoing;
+    this.outgoing = [];
+    this.lastSent = this.now();
+    this.transport.write(chunks);
+  };
+
+  private write(frames: Frame[]): void {
+    for (const f of frames) this.send(f);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state.kind === 'closed') return;
+    this.lastRecv = this.now();
+    let values: unknown[];
+    try {
+      values = this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(
+        RiverError.isInstance(error)
+          ? error
+          : new ProtocolError({ message: `bad bytes from peer: ${(error as Error)?.message ?? String(error)}`, cause: error }),
+      );
+      return;
+    }
+    for (const value of values) {
+      if (this.state.kind === 'closed') return;
+      let frame: Frame;
+      try {
+        frame = parseFrame(value);
+      } catch (error) {
+        this.fail(error as RiverError);
+        return;
+      }
+      this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const state = this.state;
+    if (state.kind === 'handshaking') {
+      const step = state.handshake.receive(frame);
+      if (step.error) {
+        // An ERROR frame from the peer needs no answer; anything else gets one.
+        if (frame[0] === FrameKind.ERROR) this.closed({ kind: 'error', error: step.error }, 'end');
+        else this.fail(step.error);
+        return;
+      }
+      this.write(step.send);
+      const hs = state.handshake.kind;
+      if (!this.decoderUpgraded && (hs === 'awaiting-ready' || hs === 'done')) {
+        // The peer is authenticated and is now waiting on us, so the small pre-auth decoder holds
+        // no partial frame: switch to the full frame size.
+        this.decoderUpgraded = true;
+        this.decoder = new FrameDecoder({ maxFrameBytes: this.options.maxFrameBytes });
+      }
+      if (step.done) {
+        this.peerHello = step.done;
+        this.state = { kind: 'open', peer: step.done };
+        this.events.open?.(this, step.done);
+      }
+      return;
+    }
+    if (state.kind !== 'open') return;
+    switch (frame[0]) {
+      case FrameKind.PING:
+        this.send([FrameKind.PONG, frame[1]]);
+        return;
+      case FrameKind.PONG:
+        return;
+      case FrameKind.BYE:
+        this.closed({ kind: 'bye', reason: frame[1] }, 'end');
+        return;
+      case FrameKind.ERROR:
+        this.closed({ kind: 'error', error: new ProtocolError({ message: `peer reported: ${frame[1]}: ${frame[2]}` }) }, 'end');
+        return;
+      case FrameKind.HELLO:
+      case FrameKind.AUTH:
+      case FrameKind.READY:
+        this.fail(new ProtocolError({ message: 'handshake frame after the handshake completed' }));
+        return;
+      default:
+        this.events.frame?.(this, frame);
+    }
+  }
+
+  private closed(reason: CloseReason, how?: 'end' | 'destroy'): void {
+    if (this.state.kind === 'closed') return;
+    this.state = { kind: 'closed', reason };
+    this.outgoing = [];
+    if (how === 'end') this.transport.end();
+    else if (how === 'destroy') this.transport.destroy();
+    this.events.close?.(this, reason);
+  }
+}

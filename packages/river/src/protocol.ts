@@ -1,0 +1,230 @@
+/**
+ * River's wire and port protocol: every frame kind that crosses a connection between two engines,
+ * and every message that crosses the MessagePort between a VR and its engine. Shapes only; the
+ * code that acts on them lives in net/, engine/ and vr/. See docs/protocol.md.
+ *
+ * Frames are SFM frames (4-byte length prefix + one CBOR value). Each frame's value is an array
+ * whose first element is its {@link FrameKind}: arrays keep the hot ROUTE frame small and let the
+ * engine route it without touching the message body, which stays an opaque byte string.
+ */
+import { ProtocolError } from './errors/protocol-error';
+import type { WireError } from './errors/wire';
+import type { VMInfo } from './vm-info';
+
+/** Version of this protocol; a HELLO with another major version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** A VR's (or engine's) name: a UUID string. */
+export type UUID = string;
+
+export const FrameKind = {
+  /** Handshake: identities and fresh nonces. */
+  HELLO: 1,
+  /** Handshake: the sender's HMAC over both nonces and both node ids. */
+  AUTH: 2,
+  /** Handshake: the acceptor verified the dialer; the connection is open. */
+  READY: 3,
+  /** A fatal error; the sender closes the connection after it. */
+  ERROR: 4,
+  /** A message from one VR to another: `[ROUTE, dest, src, body, flags?]`. */
+  ROUTE: 10,
+  PING: 20,
+  PONG: 21,
+  /** An engine-to-engine request (deploy, locate, members, join, …). */
+  REQUEST: 30,
+  RESPONSE: 31,
+  /** A one-way engine-to-engine notice (vr-exit, members). */
+  NOTICE: 32,
+  /** Graceful close: the sender is stopping (`reason: 'stopping'`) or retiring a duplicate connection. */
+  BYE: 40,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** What a process is: a VM hosts VRs for others; an initiator only hosts its own VR. */
+export type NodeRole = 'vm' | 'initiator';
+
+export interface HelloBody {
+  version: number;
+  nodeId: UUID;
+  role: NodeRole;
+  /** 32 fresh random bytes; the other side's HMAC covers them, so a recorded handshake cannot be replayed. */
+  nonce: Uint8Array;
+  /** Whether the sender holds a cluster key (a mismatch fails early with a clear message). */
+  keyed: boolean;
+  /** The port the sender listens on (its host is the connection's remote address), if any. */
+  listenPort: number | null;
+  /** The sender's VMInfo when it is a VM. */
+  info: VMInfo | null;
+}
+
+/** ROUTE flag: a message the engine made (bounce, exit); it is never bounced itself. */
+export const ROUTE_SYSTEM = 1;
+
+export type HelloFrame = [typeof FrameKind.HELLO, HelloBody];
+export type AuthFrame = [typeof FrameKind.AUTH, Uint8Array];
+export type ReadyFrame = [typeof FrameKind.READY];
+export type ErrorFrame = [typeof FrameKind.ERROR, string, string];
+export type RouteFrame = [typeof FrameKind.ROUTE, UUID, UUID, Uint8Array, number?];
+export type PingFrame = [typeof FrameKind.PING, number];
+export type PongFrame = [typeof FrameKind.PONG, number];
+export type RequestFrame = [typeof FrameKind.REQUEST, number, ControlOp, unknown];
+export type ResponseFrame = [typeof FrameKind.RESPONSE, number, true, unknown] | [typeof FrameKind.RESPONSE, number, false, WireError];
+export type NoticeFrame = [typeof FrameKind.NOTICE, NoticeOp, unknown];
+export type ByeFrame = [typeof FrameKind.BYE, ByeReason];
+
+export type HandshakeFrame = HelloFrame | AuthFrame | ReadyFrame | ErrorFrame;
+export type Frame = HandshakeFrame | RouteFrame | PingFrame | PongFrame | RequestFrame | ResponseFrame | NoticeFrame | ByeFrame;
+
+export type ByeReason = 'stopping' | 'duplicate';
+
+/** Engine-to-engine requests; each has its argument and result shape below. */
+export type ControlOp = 'deploy' | 'locate' | 'members' | 'join';
+
+export interface DeployArgs {
+  /** The VR class source (`VRClass.toString()`), or absent when `extension` names it. */
+  source?: string;
+  /** Name of a VR class an extension registered on the target VM (e.g. `trickle:rai`). */
+  extension?: string;
+  /** The arguments of `main`, SFM-encoded by the deploying VR (engines never decode them). */
+  args: Uint8Array;
+  parent: UUID;
+  lifetime: Lifetime;
+  resourceLimits?: ResourceLimits;
+}
+export interface DeployResult {
+  uuid: UUID;
+}
+export interface LocateArgs {
+  uuid: UUID;
+}
+/** Where a VR is as far as the asked engine knows: here, gone (with why), or not known. */
+export type LocateResult = { state: 'here' } | { state: 'gone'; error: WireError } | { state: 'unknown' };
+export interface MembersResult {
+  members: VMInfo[];
+}
+export interface JoinArgs {
+  info: VMInfo;
+}
+
+export type NoticeOp = 'vr-exit' | 'members';
+/** NOTICE vr-exit: these VRs of the sender are gone. */
+export interface VRExitNotice {
+  uuids: UUID[];
+  error: WireError;
+}
+/** NOTICE members: the sender's member list changed. */
+export interface MembersNotice {
+  members: VMInfo[];
+}
+
+/** How long a deployed VR lives: until its parent is gone (default), or on its own. */
+export type Lifetime = 'parent' | 'detached';
+
+/** Passed through to the VR's `worker_thread` (`new Worker(…, { resourceLimits })`). */
+export interface ResourceLimits {
+  maxOldGenerationSizeMb?: number;
+  maxYoungGenerationSizeMb?: number;
+  codeRangeSizeMb?: number;
+  stackSizeMb?: number;
+}
+
+const isUuid = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
+/**
+ * Checks the shape of a decoded frame value; throws ProtocolError on anything malformed, so one bad
+ * peer costs only its own connection.
+ */
+export function parseFrame(value: unknown): Frame {
+  if (!Array.isArray(value) || typeof value[0] !== 'number') {
+    throw new ProtocolError({ message: 'malformed frame: expected an array starting with a frame kind' });
+  }
+  const bad = (what: string): never => {
+    throw new ProtocolError({ message: `malformed ${what} frame` });
+  };
+  switch (value[0]) {
+    case FrameKind.ROUTE:
+      if (!isUuid(value[1]) || !isUuid(value[2]) || !isBytes(value[3])) bad('ROUTE');
+      return value as RouteFrame;
+    case FrameKind.HELLO: {
+      const b = value[1] as HelloBody;
+      if (!b || typeof b !== 'object' || typeof b.version !== 'number' || !isUuid(b.nodeId) || !isBytes(b.nonce)) bad('HELLO');
+      if (b.role !== 'vm' && b.role !== 'initiator') bad('HELLO');
+      return value as HelloFrame;
+    }
+    case FrameKind.AUTH:
+      if (!isBytes(value[1])) bad('AUTH');
+      return value as AuthFrame;
+    case FrameKind.READY:
+      return value as ReadyFrame;
+    case FrameKind.ERROR:
+      return [FrameKind.ERROR, String(value[1]), String(value[2])];
+    case FrameKind.PING:
+    case FrameKind.PONG:
+      return value as PingFrame | PongFrame;
+    case FrameKind.REQUEST:
+      if (typeof value[1] !== 'number' || typeof value[2] !== 'string') bad('REQUEST');
+      return value as RequestFrame;
+    case FrameKind.RESPONSE:
+      if (typeof value[1] !== 'number' || typeof value[2] !== 'boolean') bad('RESPONSE');
+      return value as ResponseFrame;
+    case FrameKind.NOTICE:
+      if (typeof value[1] !== 'string') bad('NOTICE');
+      return value as NoticeFrame;
+    case FrameKind.BYE:
+      return value as ByeFrame;
+    default:
+      throw new ProtocolError({ message: `unknown frame kind ${String(value[0])}` });
+  }
+}
+
+export function frameName(kind: number): string {
+  for (const [name, k] of Object.entries(FrameKind)) if (k === kind) return name;
+  return `kind ${kind}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// VR ⇄ engine port messages. Both directions post arrays of items (one post per tick carries
+// every item of that tick), so a burst of sends costs one port message.
+
+/** VR → engine. */
+export type ToEngine =
+  /** A message: `[0, dest, body, flags?]` (src is the port's VR; flags: {@link ROUTE_SYSTEM}). */
+  | [0, UUID, Uint8Array, number?]
+  /** A request the engine answers with a `res` item. */
+  | [1, number, PortOp, unknown]
+  /** Tell me when this VR is gone (for `recv({ src })`). */
+  | [2, UUID]
+  /** `main` settled (worker VRs); the VR already sent `river:exit` to its parent. */
+  | [3]
+  /** A worker VR evaluated its class and constructed itself (`null`), or could not (the error). */
+  | [4, WireError | null];
+
+export const ToEngineKind = { SEND: 0, REQUEST: 1, WATCH: 2, EXIT: 3, STARTED: 4 } as const;
+
+/** Engine → VR. */
+export type ToVR =
+  /** A message for this VR: `[0, src, body]`. */
+  | [0, UUID, Uint8Array]
+  /** Reply to a request: `[1, id, ok, value | WireError]`. */
+  | [1, number, boolean, unknown]
+  /** A VR this one watched is gone. */
+  | [2, UUID, WireError]
+  /** The engine is stopping: finish up. */
+  | [3]
+  /** Watch-VMs event: `[4, subscription, 'up' | 'down', VMInfo]`. */
+  | [4, number, 'up' | 'down', VMInfo];
+
+export const ToVRKind = { MESSAGE: 0, RESPONSE: 1, GONE: 2, STOP: 3, VM_EVENT: 4 } as const;
+
+/** Requests a VR makes of its engine. */
+export type PortOp = 'deploy' | 'discover' | 'watch-vms' | 'unwatch-vms' | 'info';
+
+export interface PortDeployArgs {
+  vm: VMInfo;
+  source?: string;
+  extension?: string;
+  args: Uint8Array;
+  lifetime: Lifetime;
+  resourceLimits?: ResourceLimits;
+}

@@ -1,0 +1,28 @@
+import { SfmError, hasMarker, markPrototype } from './sfm-error';
+
+const marker = Symbol.for('@river/sfm/CodecError');
+
+export type CodecErrorCode =
+  /** The value holds something the codec cannot carry (a function, a symbol, a cycle…). */
+  | 'ERR_CODEC_ENCODE'
+  /** The bytes are not one well-formed value this codec understands. */
+  | 'ERR_CODEC_DECODE';
+
+/** Encoding or decoding failed; `cause` holds the underlying error. */
+export class CodecError extends SfmError {
+  constructor(
+    readonly code: CodecErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  static override isInstance(error: unknown): error is CodecError {
+    return hasMarker(error, marker);
+  }
+
+  static {
+    markPrototype(this, marker, 'CodecError');
+  }
+}

@@ -1,0 +1,12 @@
+/** Every error code Trickle itself raises, in one table. */
+export const ErrorCodes = {
+  /** An exception on the VM (user code, or a name/path that does not resolve there). */
+  REMOTE: 'TRICKLE_REMOTE',
+  NOT_ENOUGH_VMS: 'TRICKLE_NOT_ENOUGH_VMS',
+  VM_LOST: 'TRICKLE_VM_LOST',
+  CANCELLED: 'TRICKLE_CANCELLED',
+  INJECT: 'TRICKLE_INJECT',
+  SERIALIZATION: 'TRICKLE_SERIALIZATION',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,0 +1,188 @@
+/**
+ * The RAI (remote access and invocation) protocol: what the initiator asks a session on a VM to
+ * do, and what the session answers. One request, one reply, matched by `id`.
+ *
+ * Every request that touches something in the session addresses it by a {@link Target}: a path of
+ * property keys rooted at the session namespace (the VM's global scope) or at a remote object the
+ * session holds for us. `vm.table.get(1)` is therefore ONE `call` request
+ * (`{ path: ['table', 'get'], args: [1] }`), not a round trip per step.
+ *
+ * This file holds shapes only; the code that acts on them is `server/rai-session.ts` (VM side)
+ * and `client/session-client.ts` (initiator side).
+ */
+
+/** Request kinds, in the order the paper lists them, plus what a real system needs. */
+export type RequestKind =
+  | 'inject'
+  | 'call'
+  | 'get'
+  | 'set'
+  | 'construct'
+  | 'release'
+  | 'stats'
+  | 'ping';
+
+/** A path of property keys. Numbers are array indexes (`vm.names[1]`). */
+export type PathKey = string | number;
+export type Path = readonly PathKey[];
+
+/**
+ * Where a request points: `ref` absent → the session namespace; `ref` present → the remote object
+ * the session registered under that id (see {@link RemoteRef}).
+ */
+export interface Target {
+  ref?: number;
+  path: Path;
+}
+
+interface RequestBase<K extends RequestKind> {
+  /** Unique per session link, increasing: replies are matched by it, and ordering decisions use it. */
+  id: number;
+  kind: K;
+}
+
+/** One thing to inject, already turned into something that travels (see `source.ts`). */
+export type InjectItem =
+  | { name: string; as: 'value'; value: unknown }
+  | { name: string; as: 'code'; code: CodeDescription };
+
+/**
+ * A function or class as it travels: its source text plus what the source alone does not carry.
+ * Built on the initiator from `Function.prototype.toString()`; evaluated in the session namespace.
+ */
+export interface CodeDescription {
+  /** The name the function has locally (`fn.name`), used in messages and to restore `name`. */
+  name: string;
+  source: string;
+  /**
+   * Members of `prototype` that the source does not define (classes compiled to ES5 functions
+   * assign methods to `Fn.prototype` outside the function): name → code or accessor pair.
+   */
+  proto?: Record<string, MemberDescription>;
+  /** Own static properties (enumerable, string keys) of the function, for code compilers moved out of the class body. */
+  statics?: Record<string, MemberDescription>;
+  /** For an ES5-style subclass, the name of its parent in the namespace (bound as `_super`). */
+  superName?: string;
+}
+
+export type MemberDescription =
+  | { value: unknown }
+  | { code: CodeDescription }
+  | { get?: CodeDescription; set?: CodeDescription };
+
+export interface InjectRequest extends RequestBase<'inject'> {
+  items: InjectItem[];
+}
+
+/** Call the function at `target.path`, with `this` bound to the object that holds it. */
+export interface CallRequest extends RequestBase<'call'> {
+  target: Target;
+  args: unknown[];
+}
+
+/** Read the value at `target.path` (awaited, if it is a promise). */
+export interface GetRequest extends RequestBase<'get'> {
+  target: Target;
+}
+
+/**
+ * Assign `value` at `target.path` (the last key is the property or index: setattr and setitem
+ * are the same thing in JavaScript). Sent without waiting; see `client/session-client.ts`.
+ */
+export interface SetRequest extends RequestBase<'set'> {
+  target: Target;
+  value: unknown;
+}
+
+/** `new` the constructor at `target.path`. */
+export interface ConstructRequest extends RequestBase<'construct'> {
+  target: Target;
+  args: unknown[];
+}
+
+/**
+ * The initiator dropped references: each entry is `[refId, count]`, the number of times the
+ * reference reached the initiator since its previous release. The session forgets an object when
+ * its count drops to zero. Counts make a release that crosses a fresh copy of the same
+ * reference on the wire harmless.
+ */
+export interface ReleaseRequest extends RequestBase<'release'> {
+  refs: Array<[number, number]>;
+}
+
+/** What the session holds (tests and diagnostics). */
+export interface StatsRequest extends RequestBase<'stats'> {}
+
+export interface PingRequest extends RequestBase<'ping'> {}
+
+export type Request =
+  | InjectRequest
+  | CallRequest
+  | GetRequest
+  | SetRequest
+  | ConstructRequest
+  | ReleaseRequest
+  | StatsRequest
+  | PingRequest;
+
+/** Reply value of a `stats` request. */
+export interface SessionStats {
+  /** Remote objects the session holds for the initiator. */
+  objects: number;
+  /** Sum of their reference counts. */
+  references: number;
+}
+
+/** Reply value of an `inject` request: the names now defined in the namespace. */
+export interface InjectResult {
+  names: string[];
+}
+
+export interface OkReply {
+  id: number;
+  ok: true;
+  value: unknown;
+}
+
+export interface ErrorReply {
+  id: number;
+  ok: false;
+  error: ErrorInfo;
+}
+
+export type Reply = OkReply | ErrorReply;
+
+/** Why the session failed a request, when the failure is Trickle's and not the user code's. */
+export type FailureCode =
+  /** A name on the path does not exist. */
+  | 'NOT_DEFINED'
+  /** The value at the path is not a function (call) or not a constructor (construct). */
+  | 'NOT_CALLABLE'
+  /** Reading through `undefined`/`null` on the way along the path. */
+  | 'BAD_PATH'
+  /** The request names a remote object the session no longer holds. */
+  | 'UNKNOWN_REF'
+  /** Injected code refers to a variable that is not in the namespace. */
+  | 'FREE_VARIABLE'
+  /** The source of injected code (or a function argument) did not evaluate. */
+  | 'INJECT_FAILED'
+  /** The result could not be sent back. */
+  | 'UNSERIALIZABLE'
+  /** The request itself could not be decoded or is malformed. */
+  | 'BAD_REQUEST';
+
+/**
+ * An error as it travels. `props` holds the error's own enumerable properties (`code`, custom
+ * fields), already made safe to send; `cause` is an ErrorInfo when the cause was an error.
+ */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+  props?: Record<string, unknown>;
+  cause?: ErrorInfo | { value: unknown };
+  /** Set when the failure is Trickle's (see {@link FailureCode}); absent for user code throws. */
+  failure?: FailureCode;
+  /** For `FREE_VARIABLE`: the variable. */
+  variable?: string;
+}

@@ -1,0 +1,113 @@
+/**
+ * The RAI server on the wire: encoded requests in, encoded replies out. This is the entry a
+ * transport calls — the worker of `WorkerLink`, or the River VR (`trickle:rai`) that hosts a
+ * session on a VM:
+ *
+ * ```ts
+ * const server = new RaiServer({ send: (bytes) => vr.send(initiator, { tag: 'trickle:reply', body: bytes }), vm });
+ * for (;;) server.receive((await vr.recv({ tag: 'trickle:request' })).body);
+ * ```
+ *
+ * Decoding resolves references in arguments on the spot (the codec's decode hooks), so a
+ * request is handled with real objects; a reference that does not resolve fails that request
+ * only, with a reply that says why.
+ */
+import type { ErrorInfo, Reply, Request } from '../protocol';
+import type { VMRef } from '../session-link';
+import { createWireCodec, type WireCodec } from '../values/wire';
+import { RaiFailure, toErrorInfo } from './error-info';
+import { RaiSession, targetText, type RaiSessionOptions } from './rai-session';
+
+export interface RaiServerOptions extends RaiSessionOptions {
+  /** Sends one encoded reply to the initiator, in order. */
+  send(bytes: Uint8Array): void;
+}
+
+export class RaiServer {
+  readonly session: RaiSession;
+  private readonly codec: WireCodec;
+  private readonly sendBytes: (bytes: Uint8Array) => void;
+  /** The first reference in the request being decoded that did not resolve. */
+  private decodeProblem: unknown;
+  private closed = false;
+
+  constructor(options: RaiServerOptions) {
+    this.session = new RaiSession(options);
+    this.sendBytes = options.send;
+    this.codec = createWireCodec({
+      remoteRef: () => {
+        throw new TypeError('a session does not accept remote references of its own kind');
+      },
+      targetRef: (ref, path) => this.guard(() => this.session.resolveArgument(ref, path)),
+      codeRef: (code) => this.guard(() => this.session.evaluateArgument(code)),
+    });
+  }
+
+  get vm(): VMRef | undefined {
+    return this.session.vm;
+  }
+
+  /** One encoded request from the initiator. Replies go out through `send`, in handling order. */
+  receive(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.decodeProblem = undefined;
+    let request: Request;
+    try {
+      request = this.codec.decode(bytes) as Request;
+    } catch (error) {
+      // Without an id there is nobody to answer; a transport delivering garbage is a bug there.
+      this.reportUndecodable(error);
+      return;
+    }
+    if (typeof request !== 'object' || request === null || typeof request.id !== 'number') {
+      this.reportUndecodable(new TypeError('request without an id'));
+      return;
+    }
+    if (this.decodeProblem !== undefined) {
+      this.reply(this.session.errorReply(request.id, this.decodeProblem, describeTarget(request)));
+      return;
+    }
+    const reply = this.session.handle(request);
+    if (reply instanceof Promise) reply.then((settled) => this.reply(settled));
+    else this.reply(reply);
+  }
+
+  /** Ends the session: forgets every held object; later requests are ignored. */
+  close(): void {
+    this.closed = true;
+    this.session.close();
+  }
+
+  private reply(reply: Reply): void {
+    if (this.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.codec.encode(reply);
+    } catch (error) {
+      const info: ErrorInfo = toErrorInfo(
+        new RaiFailure('UNSERIALIZABLE', `cannot send the reply to request ${reply.id}: ${error instanceof Error ? error.message : String(error)}`, { name: 'TypeError' }),
+        () => undefined,
+      );
+      bytes = this.codec.encode({ id: reply.id, ok: false, error: info } satisfies Reply);
+    }
+    this.sendBytes(bytes);
+  }
+
+  private guard(resolve: () => unknown): unknown {
+    if (this.decodeProblem !== undefined) return undefined;
+    try {
+      return resolve();
+    } catch (error) {
+      this.decodeProblem = error;
+      return undefined;
+    }
+  }
+
+  private reportUndecodable(error: unknown): void {
+    process.emitWarning(`trickle: dropped an undecodable request: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function describeTarget(request: Request): string {
+  return 'target' in request && request.target ? targetText(request.target) : String(request.kind);
+}
