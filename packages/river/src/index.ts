@@ -1,1 +1,50 @@
-export {};
+// @river/engine — the public API. Everything users or @trickle/core may rely on is exported here.
+
+export { VirtualResource } from './vr/virtual-resource';
+export type {
+  DeployOptions,
+  DiscoverOptions,
+  RecvOptions,
+  Received,
+  Selector,
+  Stoppable,
+  VRClass,
+  WatchVMsOptions,
+} from './vr/virtual-resource';
+
+export { RiverVM } from './vm/river-vm';
+export type { RiverVMOptions, VMState } from './vm/river-vm';
+
+export { Initiator, runInitiator, runInitiatorWith, startInitiator } from './initiator/initiator';
+export type { InitiatorOptions } from './initiator/initiator';
+
+export { runVmCli, parseVmArgs } from './cli';
+export type { VmCliOptions } from './cli';
+
+export type { VMInfo } from './vm-info';
+export type { Lifetime, ResourceLimits, UUID } from './protocol';
+export { PROTOCOL_VERSION } from './protocol';
+export { ENGINE_VERSION, ENGINE_DEFAULTS } from './engine/engine';
+
+export { defaultKeyFilePath, generateKey, readKeyFile, resolveKey, validateKey, writeKeyFile } from './auth/keyfile';
+export type { ResolveKeyOptions, ReadKeyFileOptions, WriteKeyFileOptions } from './auth/keyfile';
+
+export {
+  AuthError,
+  ConfigError,
+  DeployError,
+  DiscoveryError,
+  HandshakeError,
+  PeerLostError,
+  ProtocolError,
+  RequestTimeoutError,
+  RiverError,
+  StoppedError,
+  UnknownVRError,
+  VRExitedError,
+  VRLostError,
+} from './errors';
+export { InsecureKeyFileError } from './errors/insecure-key-file-error';
+export { InvalidKeyError } from './errors/invalid-key-error';
+export { KeyFileExistsError } from './errors/key-file-exists-error';
+export { KeyFileReadError } from './errors/key-file-read-error';

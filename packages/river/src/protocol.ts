@@ -97,8 +97,15 @@ export interface DeployResult {
 export interface LocateArgs {
   uuid: UUID;
 }
-/** Where a VR is as far as the asked engine knows: here, gone (with why), or not known. */
-export type LocateResult = { state: 'here' } | { state: 'gone'; error: WireError } | { state: 'unknown' };
+/**
+ * Where a VR is as far as the asked engine knows: here, on another node it knows the address of
+ * (`at`), gone (with why), or not known.
+ */
+export type LocateResult =
+  | { state: 'here' }
+  | { state: 'at'; nodeId: UUID; host: string; port: number }
+  | { state: 'gone'; error: WireError }
+  | { state: 'unknown' };
 export interface MembersResult {
   members: VMInfo[];
 }

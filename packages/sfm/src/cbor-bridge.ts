@@ -2,60 +2,106 @@
  * The glue between codecs and cbor-x. cbor-x keeps its extensions in module-wide tables, shared
  * by every encoder; per-codec extensions are built on top of that as follows:
  *
- * - For every class that some codec has an extension for, one hook is registered with cbor-x,
- *   once. It asks the codec that is encoding *right now* (`active`, set around each call) for
- *   its extension for the value: if it has one, the hook writes that tag and data; if not, it
- *   writes the value as cbor-x would without the hook (see `plainForm`).
+ * - One hook is registered with cbor-x for all classes that any codec has an extension for (its
+ *   `Symbol.hasInstance` answers "is this value of such a class?"; one check per object, however
+ *   many classes, where a hook per class would cost an `instanceof` each). For a value of such a
+ *   class, the hook asks the codec that is encoding *right now* (`active`, set around each call)
+ *   for its extension: if it has one, the hook writes that tag and data; if not, it writes the
+ *   value as cbor-x would without the hook (see `plainForm`).
  * - For every tag that some codec uses, one decoder is registered with cbor-x, once. It hands the
  *   content to the active codec's extension for that tag, or returns a `Tag` (what cbor-x
  *   returns for unknown tags) when that codec has none.
  *
  * Encoding and decoding are synchronous, so "the codec running now" is well defined; nested
- * calls save and restore it.
+ * decodes save and restore it.
  */
-import { Encoder, Tag, addExtension, type Extension } from 'cbor-x';
+import { Encoder, Tag, addExtension } from 'cbor-x';
 import type { CodecExtension } from './codec-extension';
 import type { ExtensionRegistry } from './extension-registry';
 
 /** The cbor-x encoder/decoder all codecs share: standard CBOR maps, Maps and Sets kept. */
-export const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 
-let active: ExtensionRegistry | undefined;
-const hookedClasses = new Set<object>();
-const hookedTags = new Set<number>();
+/**
+ * What the hooks read. It lives on cbor-x's `Encoder` class, not in this module, so that two
+ * copies of @river/sfm loaded in one process but sharing one cbor-x (as pnpm installs them) also
+ * share it: otherwise the copy that hooked last would not see the other copy's codecs.
+ */
+interface BridgeState {
+  /** The registry of the codec that is encoding or decoding right now. */
+  active: ExtensionRegistry | undefined;
+  /** Whether a cbor-x encode is running (cbor-x keeps its encoder state in module variables). */
+  encoding: boolean;
+  /** Prototypes of the classes some codec has an extension for. */
+  readonly hookedPrototypes: WeakSet<object>;
+  /** Per prototype: is it, or anything up its chain, in `hookedPrototypes`? */
+  hookedCache: WeakMap<object, boolean>;
+  readonly hookedTags: Set<number>;
+}
+const stateKey = Symbol.for('@river/sfm/cbor-bridge');
+const state: BridgeState = (Encoder as unknown as Record<symbol, BridgeState | undefined>)[stateKey] ?? installHook();
 
 /** Makes sure cbor-x calls back into the active codec for these extensions' classes and tags. */
 export function hookExtensions(extensions: Iterable<CodecExtension>): void {
   for (const { type, tag } of extensions) {
-    if (!hookedClasses.has(type)) {
-      hookedClasses.add(type);
-      addExtension(classHook(type));
+    if (!state.hookedPrototypes.has(type.prototype)) {
+      state.hookedPrototypes.add(type.prototype);
+      state.hookedCache = new WeakMap();
     }
-    if (!hookedTags.has(tag)) {
-      hookedTags.add(tag);
+    if (!state.hookedTags.has(tag)) {
+      state.hookedTags.add(tag);
       addExtension({ tag, decode: (data) => decodeTag(tag, data) });
     }
   }
 }
 
-/** Runs `action` (a cbor-x encode or decode) with `registry` as the active codec's extensions. */
-export function withRegistry<T>(registry: ExtensionRegistry, action: () => T): T {
-  const previous = active;
-  active = registry;
+/** cbor-x's encoding of `value` with `registry` active: a view into cbor-x's reusable buffer. */
+export function encodeWith(registry: ExtensionRegistry, value: unknown): Uint8Array {
+  if (state.encoding) throw new Error('cannot encode from inside an extension while encoding');
+  const previous = state.active;
+  state.active = registry;
+  state.encoding = true;
   try {
-    return action();
+    return cbor.encode(value);
   } finally {
-    active = previous;
+    state.active = previous;
+    state.encoding = false;
   }
 }
 
-function classHook(type: abstract new (...args: never[]) => object): Extension {
+/** cbor-x's decoding of `bytes` with `registry` active (decodes may nest: cbor-x allows it). */
+export function decodeWith(registry: ExtensionRegistry, bytes: Uint8Array): unknown {
+  const previous = state.active;
+  state.active = registry;
+  try {
+    return cbor.decode(bytes);
+  } finally {
+    state.active = previous;
+  }
+}
+
+/** Registers the one class hook with cbor-x and creates the state it reads. */
+function installHook(): BridgeState {
+  const created: BridgeState = {
+    active: undefined,
+    encoding: false,
+    hookedPrototypes: new WeakSet(),
+    hookedCache: new WeakMap(),
+    hookedTags: new Set(),
+  };
+  (Encoder as unknown as Record<symbol, BridgeState>)[stateKey] = created;
+  // cbor-x tests `value instanceof Class`; this "class" answers for every hooked class at once.
+  const HookedClasses = class {
+    static [Symbol.hasInstance](value: unknown): boolean {
+      return typeof value === 'object' && value !== null && isHooked(created, value);
+    }
+  };
   // cbor-x calls getTag and then encode for the same value, with nothing in between.
   let pending: CodecExtension | undefined;
-  return {
-    Class: type,
+  addExtension({
+    Class: HookedClasses,
     getTag(value) {
-      pending = active?.forValue(value);
+      pending = created.active?.forValue(value);
       return pending ? pending.tag : value instanceof Error ? CBOR_X_ERROR_TAG : undefined;
     },
     encode(value, encodeInner) {
@@ -63,11 +109,29 @@ function classHook(type: abstract new (...args: never[]) => object): Extension {
       pending = undefined;
       encodeInner(extension ? extension.encode(value) : plainForm(value));
     },
-  };
+  });
+  return created;
+}
+
+function isHooked(state: BridgeState, value: object): boolean {
+  const proto: object | null = Object.getPrototypeOf(value);
+  if (proto === null) return false;
+  let hooked = state.hookedCache.get(proto);
+  if (hooked === undefined) {
+    hooked = false;
+    for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p)) {
+      if (state.hookedPrototypes.has(p)) {
+        hooked = true;
+        break;
+      }
+    }
+    state.hookedCache.set(proto, hooked);
+  }
+  return hooked;
 }
 
 function decodeTag(tag: number, data: unknown): unknown {
-  const extension = active?.forTag(tag);
+  const extension = state.active?.forTag(tag);
   return extension ? extension.decode(data) : new Tag(data, tag);
 }
 

@@ -5,7 +5,10 @@
  * check it and throw on anything unexpected (the codec turns that into a `CodecError`).
  */
 export interface CodecExtension<T extends object = object> {
-  /** CBOR tag number: an integer from 256 to 2^32 - 1, outside the ranges listed in `isReservedTag`. */
+  /**
+   * CBOR tag number: an integer from 256 to 2^32 - 1 that `isReservedTag` does not reserve.
+   * Prefer tags below 1300: cbor-x's tag table stays fast only while every tag is (see extensions.ts).
+   */
   readonly tag: number;
   /** The class whose instances this extension writes. */
   readonly type: abstract new (...args: never[]) => T;

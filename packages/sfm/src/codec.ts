@@ -1,4 +1,4 @@
-import { cbor, hookExtensions, withRegistry } from './cbor-bridge';
+import { decodeWith, encodeWith, hookExtensions } from './cbor-bridge';
 import type { CodecExtension } from './codec-extension';
 import { CodecError } from './errors/codec-error';
 import { ExtensionRegistry } from './extension-registry';
@@ -31,7 +31,7 @@ export class Codec {
   }
 
   /** The CBOR encoding of `value`, in a Uint8Array of its own (safe to keep or transfer). */
-  encode(value: unknown): Uint8Array {
+  encode(value: unknown): Uint8Array<ArrayBuffer> {
     return this.encodeWithRoom(value, 0);
   }
 
@@ -39,18 +39,14 @@ export class Codec {
    * Like `encode`, with `room` free bytes before the CBOR (a frame header goes there).
    * @internal
    */
-  encodeWithRoom(value: unknown, room: number): Uint8Array {
-    if (encoding) throw new CodecError('ERR_CODEC_ENCODE', 'cannot encode from inside an extension while encoding');
+  encodeWithRoom(value: unknown, room: number): Uint8Array<ArrayBuffer> {
     let view: Uint8Array;
-    encoding = true;
     try {
-      // cbor-x returns a view into its reusable buffer: copy it out at once.
-      view = withRegistry(this.registry, () => cbor.encode(value));
+      view = encodeWith(this.registry, value);
     } catch (error) {
       throw new CodecError('ERR_CODEC_ENCODE', `cannot encode value: ${describe(error)}`, { cause: error });
-    } finally {
-      encoding = false;
     }
+    // `view` points into cbor-x's reusable buffer: copy it out at once.
     const bytes = new Uint8Array(room + view.byteLength);
     bytes.set(view, room);
     return bytes;
@@ -70,15 +66,12 @@ export class Codec {
     // were sent; tagged Uint8Arrays still come back as Uint8Arrays.
     const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
-      return withRegistry(this.registry, () => cbor.decode(source));
+      return decodeWith(this.registry, source);
     } catch (error) {
       throw new CodecError('ERR_CODEC_DECODE', `cannot decode ${bytes.byteLength} bytes: ${describe(error)}`, { cause: error });
     }
   }
 }
-
-/** cbor-x keeps the encoder's state in module variables, so encodes cannot nest. */
-let encoding = false;
 
 /** Classes cbor-x writes itself (or SFM's built-in extensions cover): not for extensions. */
 const builtinTypes = new Set<unknown>([
@@ -111,7 +104,7 @@ function describe(error: unknown): string {
 export const defaultCodec = new Codec();
 
 /** `defaultCodec.encode(value)`. */
-export function encode(value: unknown): Uint8Array {
+export function encode(value: unknown): Uint8Array<ArrayBuffer> {
   return defaultCodec.encode(value);
 }
 

@@ -40,7 +40,7 @@ export class FrameDecoder {
 
   /** The values of the frames that `chunk` completes, in order. */
   push(chunk: Uint8Array): unknown[] {
-    const payloads: Uint8Array[] = [];
+    const payloads: Uint8Array<ArrayBuffer>[] = [];
     this.splitter.push(chunk, payloads);
     const values = new Array<unknown>(payloads.length);
     for (let i = 0; i < payloads.length; i++) {
@@ -83,8 +83,8 @@ export class RawFrameDecoder {
   }
 
   /** The payloads of the frames that `chunk` completes, in order. */
-  push(chunk: Uint8Array): Uint8Array[] {
-    const payloads: Uint8Array[] = [];
+  push(chunk: Uint8Array): Uint8Array<ArrayBuffer>[] {
+    const payloads: Uint8Array<ArrayBuffer>[] = [];
     this.splitter.push(chunk, payloads);
     return payloads;
   }

@@ -19,7 +19,7 @@ export class FrameSplitter {
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFilled = 0;
   /** The body being filled, while one is; `bodyLength` is its advertised size. */
-  private body: Uint8Array | undefined;
+  private body: Uint8Array<ArrayBuffer> | undefined;
   private bodyLength = 0;
   private bodyFilled = 0;
   private failure: FrameError | undefined;
@@ -37,7 +37,7 @@ export class FrameSplitter {
   }
 
   /** Appends to `payloads` every payload that `chunk` completes. */
-  push(chunk: Uint8Array, payloads: Uint8Array[]): void {
+  push(chunk: Uint8Array, payloads: Uint8Array<ArrayBuffer>[]): void {
     if (this.failure) throw this.failure;
     const end = chunk.byteLength;
     let at = 0;
@@ -98,7 +98,7 @@ export class FrameSplitter {
   }
 
   private fillBody(chunk: Uint8Array, at: number): number {
-    let body = this.body as Uint8Array;
+    let body = this.body as Uint8Array<ArrayBuffer>;
     const take = Math.min(this.bodyLength - this.bodyFilled, chunk.byteLength - at);
     if (this.bodyFilled + take > body.byteLength) {
       // Grow geometrically: each byte is copied a bounded number of times.

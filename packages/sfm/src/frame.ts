@@ -11,14 +11,14 @@ export const FRAME_HEADER_BYTES = 4;
 export const MAX_FRAME_PAYLOAD_BYTES = 0xffff_ffff;
 
 /** One frame holding the CBOR encoding of `value` (with `codec`, the default codec unless given). */
-export function encodeFrame(value: unknown, codec: Codec = defaultCodec): Uint8Array {
+export function encodeFrame(value: unknown, codec: Codec = defaultCodec): Uint8Array<ArrayBuffer> {
   const frame = codec.encodeWithRoom(value, FRAME_HEADER_BYTES);
   writeHeader(frame, frame.byteLength - FRAME_HEADER_BYTES);
   return frame;
 }
 
 /** One frame holding `payload` as it is (a copy of it): for bytes encoded earlier, or not CBOR at all. */
-export function encodeFrameBytes(payload: Uint8Array): Uint8Array {
+export function encodeFrameBytes(payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength);
   writeHeader(frame, payload.byteLength);
   frame.set(payload, FRAME_HEADER_BYTES);

@@ -72,7 +72,7 @@ export class Mailbox {
    * Resolves with the oldest queued message that matches `pattern` (any message when omitted),
    * waiting for one if none is queued. `M` is trusted, as with any deserialised data.
    */
-  recv<M extends Message = Message>(pattern?: Pattern<M>, options?: RecvOptions): Promise<M>;
+  recv<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>, options?: RecvOptions): Promise<M>;
   recv(selector?: Selector, options?: RecvOptions): Promise<Message> {
     const timeoutMs = options?.timeoutMs;
     const signal = options?.signal;
@@ -96,7 +96,7 @@ export class Mailbox {
   /** Removes and returns the oldest queued message that matches, or undefined. */
   tryRecv<M extends Message>(guard: MessageGuard<M>): M | undefined;
   tryRecv(predicate: (msg: Message) => boolean): Message | undefined;
-  tryRecv<M extends Message = Message>(pattern?: Pattern<M>): M | undefined;
+  tryRecv<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>): M | undefined;
   tryRecv(selector?: Selector): Message | undefined {
     return this.queue.take(toPredicate(selector));
   }
@@ -104,7 +104,7 @@ export class Mailbox {
   /** Returns the oldest queued message that matches, or undefined, leaving it queued. */
   peek<M extends Message>(guard: MessageGuard<M>): M | undefined;
   peek(predicate: (msg: Message) => boolean): Message | undefined;
-  peek<M extends Message = Message>(pattern?: Pattern<M>): M | undefined;
+  peek<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>): M | undefined;
   peek(selector?: Selector): Message | undefined {
     return this.queue.find(toPredicate(selector));
   }

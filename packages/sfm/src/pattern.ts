@@ -22,7 +22,7 @@ export type MessageGuard<M extends Message> = (msg: Message) => msg is M;
 export type Selector = Pattern | ((msg: Message) => boolean);
 
 /** True when every entry of `pattern` matches the corresponding attribute of `msg`. */
-export function matches<M extends Message>(pattern: Pattern<M>, msg: Message): msg is M {
+export function matches<M extends Message = Message>(pattern: Pattern<NoInfer<M>>, msg: Message): msg is M {
   for (const key of Object.keys(pattern)) {
     if (!entryMatches((pattern as Pattern)[key], msg, key)) return false;
   }

@@ -1,1 +1,49 @@
-export {};
+// @trickle/core — the public API.
+//
+// `connect()` (River discovery, local VMs) is added with @river/engine; until then, sessions
+// run in local worker threads through `connectWorkers(n)`, and any transport plugs in through
+// `createVM(link)`.
+
+export { inject } from './inject';
+export { fork, forkAll, forkEach, join, joinAny, ForkHandle } from './fork-join';
+export type { Callee } from './fork-join';
+export { forkGen, forkWork } from './scheduling/fork-gen';
+export type { ForkWorkOptions, Progress, LiveVMs } from './scheduling/fork-gen';
+export { ChunkQueue } from './scheduling/work-queue';
+export type { Chunk, WorkQueue } from './scheduling/work-queue';
+export { DynamicBalancer, schedulingDefaults } from './scheduling/balancer';
+export type { Balancer, WorkerSlot } from './scheduling/balancer';
+
+export { createVM, disconnect, release, vmInfo, isVM, sessionStats, vmList } from './vm';
+export type { VMList } from './vm';
+export { WorkerLink, connectWorkers } from './worker-link';
+export type { WorkerLinkOptions } from './worker-link';
+export type { SessionLink, LinkListener, VMRef } from './session-link';
+export type { SessionStats } from './protocol';
+
+export type {
+  VM,
+  UntypedVM,
+  TypedVM,
+  VMGlobals,
+  Remote,
+  RemoteObject,
+  RemoteFunction,
+  RemoteConstructor,
+  RemoteSlot,
+  Returned,
+  Injectable,
+  WithInjected,
+} from './types';
+
+export {
+  TrickleError,
+  RemoteError,
+  NotEnoughVMsError,
+  VMLostError,
+  CancelledError,
+  InjectError,
+  SerializationError,
+  ErrorCodes,
+} from './errors';
+export type { ErrorCode } from './errors';

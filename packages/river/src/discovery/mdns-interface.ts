@@ -18,6 +18,8 @@ export interface MdnsInterface {
   netmask: string;
   /** Every IPv4 address of this interface (the ones an advertisement publishes). */
   addresses: string[];
+  /** Every IPv4 address with its netmask: the subnets reachable on this interface. */
+  networks: Array<{ address: string; netmask: string }>;
 }
 
 type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -42,7 +44,7 @@ export function resolveMdnsInterface(spec: string, table: InterfaceTable = netwo
     for (const name of names) {
       const v4 = (table[name] ?? []).filter(isV4);
       const hit = v4.find((i) => i.address === wanted);
-      if (hit) return { name, address: hit.address, netmask: hit.netmask, addresses: v4.map((i) => i.address) };
+      if (hit) return describeInterface(name, hit, v4);
     }
     throw new MdnsInterfaceError({ interface: wanted, reason: `no local interface has this address; ${describe()}` });
   }
@@ -52,7 +54,17 @@ export function resolveMdnsInterface(spec: string, table: InterfaceTable = netwo
   const v4 = infos.filter(isV4);
   const first = v4[0];
   if (!first) throw new MdnsInterfaceError({ interface: wanted, reason: 'the interface has no IPv4 address' });
-  return { name: wanted, address: first.address, netmask: first.netmask, addresses: v4.map((i) => i.address) };
+  return describeInterface(wanted, first, v4);
+}
+
+function describeInterface(name: string, chosen: NetworkInterfaceInfo, v4: NetworkInterfaceInfo[]): MdnsInterface {
+  return {
+    name,
+    address: chosen.address,
+    netmask: chosen.netmask,
+    addresses: v4.map((i) => i.address),
+    networks: v4.map((i) => ({ address: i.address, netmask: i.netmask })),
+  };
 }
 
 /**
@@ -76,4 +88,9 @@ export function inSubnet(address: string, network: string, netmask: string): boo
   const m = toInt(netmask);
   if (a === undefined || n === undefined || m === undefined) return false;
   return ((a & m) >>> 0) === ((n & m) >>> 0);
+}
+
+/** Whether `address` is on one of the interface's IPv4 subnets. */
+export function onInterface(address: string, iface: Pick<MdnsInterface, 'networks'>): boolean {
+  return iface.networks.some((n) => inSubnet(address, n.address, n.netmask));
 }

@@ -15,7 +15,7 @@
 import { isIPv4 } from 'node:net';
 
 import type { VMInfo } from '../vm-info';
-import { inSubnet } from './mdns-interface';
+import { onInterface, type MdnsInterface } from './mdns-interface';
 
 /** DNS-SD service type: `_river._tcp`. */
 export const SERVICE_TYPE = 'river';
@@ -112,11 +112,8 @@ export function parseTxt(raw: unknown): Record<string, string> {
   return out;
 }
 
-/** The subnet of the interface browsing is pinned to, to prefer addresses on it. */
-export interface LocalSubnet {
-  address: string;
-  netmask: string;
-}
+/** The subnets of the interface browsing is pinned to, to prefer addresses on them. */
+export type LocalSubnet = Pick<MdnsInterface, 'networks'>;
 
 /**
  * The IPv4 address to reach a service at. In order: the packet's source address when the service
@@ -131,7 +128,7 @@ export function chooseHost(addresses: unknown, referer: unknown, subnet?: LocalS
   const source = typeof from === 'string' && isIPv4(from) ? from : undefined;
   if (source && v4.includes(source)) return source;
   if (subnet) {
-    const onLink = v4.find((a) => inSubnet(a, subnet.address, subnet.netmask));
+    const onLink = v4.find((a) => onInterface(a, subnet));
     if (onLink) return onLink;
   }
   const isLoopback = (a: string) => a.startsWith('127.');
@@ -171,18 +168,22 @@ export function vmInfoFromService(service: ServiceLike, subnet?: LocalSubnet): V
 }
 
 /**
- * The IPv4 addresses an advertisement publishes as A records: the VM's own `host` when it is a
- * concrete IPv4 address (it listens only there); otherwise every IPv4 address of the pinned
- * interface, or, unpinned, of every non-loopback interface (loopback addresses only if there is
- * nothing else).
+ * The IPv4 addresses an advertisement publishes as A records:
+ * - pinned: the VM's `host` if it is one of the pinned interface's addresses, else every IPv4
+ *   address of that interface (a wildcard-bound VM whose `host` names another interface is
+ *   reachable on this one too, and only addresses of this link help its browsers);
+ * - unpinned: the VM's `host` when it is a concrete IPv4 address, else every non-loopback IPv4
+ *   address (loopback only if there is nothing else).
+ * Callers with a wildcard-bound VM should pass host '0.0.0.0' to get all addresses.
  */
 export function advertisedAddresses(
   vmHost: string | undefined,
   pinned: { addresses: string[] } | undefined,
   allInterfaces: NodeJS.Dict<Array<{ address: string; family: string | number; internal: boolean }>>,
 ): string[] {
-  if (vmHost && isIPv4(vmHost) && vmHost !== '0.0.0.0') return [vmHost];
-  if (pinned) return [...pinned.addresses];
+  const concrete = vmHost !== undefined && isIPv4(vmHost) && vmHost !== '0.0.0.0';
+  if (pinned) return concrete && pinned.addresses.includes(vmHost) ? [vmHost] : [...pinned.addresses];
+  if (concrete) return [vmHost];
   const external: string[] = [];
   const internal: string[] = [];
   for (const infos of Object.values(allInterfaces)) {
@@ -192,4 +193,24 @@ export function advertisedAddresses(
     }
   }
   return external.length > 0 ? external : internal;
+}
+
+/** The part of a bonjour-service `Service` that {@link pinAddressRecords} touches. */
+export interface RecordSource {
+  host: string;
+  records(): Array<{ name: string; type: string; ttl: number; data: unknown }>;
+}
+
+/**
+ * bonjour-service publishes an A/AAAA record for every address of every interface of the host,
+ * whatever the multicast interface. This replaces them by A records for `addresses` alone: a VM
+ * pinned to br0 must not hand out, say, its eth0 address. `records()` is what the registry calls
+ * to build the announcement, the answers to queries and the goodbye.
+ */
+export function pinAddressRecords<S extends RecordSource>(service: S, addresses: string[]): void {
+  const original = service.records.bind(service);
+  service.records = () => [
+    ...original().filter((record) => record.type !== 'A' && record.type !== 'AAAA'),
+    ...addresses.map((address) => ({ name: service.host, type: 'A' as const, ttl: 120, data: address })),
+  ];
 }

@@ -8,7 +8,7 @@
  *   multicast-dns can send, and if that or the group membership on the interface fails, the
  *   socket refuses to send (multicast-dns would only emit a 'warning' and carry on sending by
  *   the routing table, i.e. possibly out of the default interface).
- * - Pinned, packets whose source is outside the interface's subnet are dropped. (Linux delivers
+ * - Pinned, packets whose source is outside the interface's subnets are dropped. (Linux delivers
  *   a group's packets from every interface to every socket bound to the port once any socket
  *   joined the group anywhere — IP_MULTICAST_ALL — and Node cannot turn that off.)
  * - An exception thrown by a listener while handling a packet (a malformed record that upsets
@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 
 import { MdnsSocketError } from '../errors/mdns-socket-error';
-import { inSubnet, type MdnsInterface } from './mdns-interface';
+import { onInterface, type MdnsInterface } from './mdns-interface';
 
 /** The mDNS IPv4 group and port (RFC 6762). */
 export const MDNS_GROUP = '224.0.0.251';
@@ -40,8 +40,6 @@ type State = 'new' | 'listening' | 'failed' | 'closed';
 export interface MdnsSocketOptions {
   /** Pin to this interface; unset: multicast-dns's default (all interfaces). */
   pinned?: MdnsInterface;
-  /** UDP port (tests only). Default 5353. */
-  port?: number;
 }
 
 /** The dgram-socket surface multicast-dns 7 uses, over a real socket, with the guarantees above. */
@@ -108,9 +106,8 @@ export class MdnsSocket extends EventEmitter {
 
   private pinError(what: string, cause: unknown): MdnsSocketError {
     const pinned = this.pinned as MdnsInterface;
-    const hint = pinned.name === 'lo' ? ' (loopback needs: ip link set lo multicast on)' : '';
     return new MdnsSocketError({
-      message: `${what} ${pinned.name} (${pinned.address}): ${(cause as Error)?.message ?? cause}${hint}`,
+      message: `${what} ${pinned.name} (${pinned.address}): ${(cause as Error)?.message ?? cause}`,
       cause,
     });
   }
@@ -118,7 +115,7 @@ export class MdnsSocket extends EventEmitter {
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.state !== 'listening') return;
     const pinned = this.pinned;
-    if (pinned && !inSubnet(rinfo.address, pinned.address, pinned.netmask)) {
+    if (pinned && !onInterface(rinfo.address, pinned)) {
       this.droppedForeign++;
       debug('dropped packet from %s:%d (outside %s)', rinfo.address, rinfo.port, pinned.name);
       return;
@@ -164,7 +161,7 @@ export class MdnsSocket extends EventEmitter {
       return;
     }
     const pinned = this.pinned;
-    if (pinned && address !== MDNS_GROUP && !inSubnet(address, pinned.address, pinned.netmask)) {
+    if (pinned && address !== MDNS_GROUP && !onInterface(address, pinned)) {
       process.nextTick(cb, new MdnsSocketError({ message: `refusing to send to ${address}: outside ${pinned.name}` }));
       return;
     }

@@ -30,6 +30,7 @@ import {
   assertAdvertisable,
   encodeTxt,
   instanceName,
+  pinAddressRecords,
   SERVICE_PROTOCOL,
   SERVICE_TYPE,
   vmInfoFromService,
@@ -37,7 +38,7 @@ import {
 } from './mdns-records';
 import { debug, MDNS_GROUP, MDNS_PORT, MdnsSocket } from './mdns-socket';
 
-export { inSubnet, mdnsInterfaceFromEnv, resolveMdnsInterface, type MdnsInterface } from './mdns-interface';
+export { mdnsInterfaceFromEnv, resolveMdnsInterface, type MdnsInterface } from './mdns-interface';
 export { parseTxt, SERVICE_TYPE, vmInfoFromService } from './mdns-records';
 
 export interface MdnsOptions {
@@ -125,7 +126,7 @@ async function openTransport(opts: MdnsOptions): Promise<Transport> {
 }
 
 function subnetOf(pinned: MdnsInterface | undefined): LocalSubnet | undefined {
-  return pinned ? { address: pinned.address, netmask: pinned.netmask } : undefined;
+  return pinned ? { networks: pinned.networks } : undefined;
 }
 
 function delay(ms: number): Promise<void> {
@@ -134,9 +135,9 @@ function delay(ms: number): Promise<void> {
 
 /**
  * Publishes `info` as `_river._tcp` on `info.port` with TXT `id`, `slots`, `version`, `name`, and
- * A records for the address(es) the VM is reachable at (its `host` if that is a concrete IPv4
- * address, else the pinned interface's addresses, else all non-loopback ones). Resolves once the
- * first announcement was sent (after probing, about a second).
+ * A records chosen by `advertisedAddresses` from `info.host` (pass '0.0.0.0' for a VM bound to
+ * all addresses) and the pinned interface. Resolves once the first announcement was sent (after
+ * probing, about a second).
  */
 export async function advertise(info: VMInfo, opts: MdnsOptions = {}): Promise<MdnsAdvertisement> {
   assertAdvertisable(info);
@@ -196,20 +197,6 @@ export async function advertise(info: VMInfo, opts: MdnsOptions = {}): Promise<M
     throw err;
   }
   return { stop };
-}
-
-/**
- * bonjour-service publishes an A/AAAA record for every address of every interface of the host
- * (whatever the multicast interface). Replace them by `addresses`: a VM pinned to br0 must not
- * hand out, say, its eth0 address. `records()` is what the registry calls to build the
- * announcement, the answers to queries and the goodbye.
- */
-function pinAddressRecords(service: Service, addresses: string[]): void {
-  const original = service.records.bind(service);
-  service.records = () => [
-    ...original().filter((record) => record.type !== 'A' && record.type !== 'AAAA'),
-    ...addresses.map((address) => ({ name: service.host, type: 'A' as const, ttl: 120, data: address })),
-  ];
 }
 
 /**

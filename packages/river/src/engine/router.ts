@@ -10,7 +10,7 @@ import { UnknownVRError } from '../errors/unknown-vr-error';
 import { VRLostError } from '../errors/vr-lost-error';
 import { fromWireError, toWireError, type WireError } from '../errors/wire';
 import type { PeerTable } from '../net/peers';
-import { FrameKind, ROUTE_SYSTEM, ToVRKind, type Frame, type RouteFrame, type UUID } from '../protocol';
+import { FrameKind, ROUTE_SYSTEM, ToVRKind, type Frame, type LocateResult, type RouteFrame, type UUID } from '../protocol';
 import type { LocalVR } from './local-vr';
 
 /** Where `locate` found a VR. */
@@ -105,22 +105,31 @@ export class Router {
     set.add(watcher.uuid);
     watcher.watching.add(target);
     if (this.locals.has(target)) return;
-    const node = this.locations.get(target);
-    const check = (outcome: LocateOutcome) => {
-      if (outcome.state === 'gone') this.markGone(target, outcome.error);
-      else if (outcome.state === 'unknown') {
-        this.markGone(target, toWireError(new UnknownVRError({ message: `no VR ${target} is known in the cluster` })));
-      } else this.locations.set(target, outcome.nodeId);
-    };
-    if (node !== undefined) {
-      // Confirm it is still there (its exit notice may have been missed while reconnecting).
-      this.peers.request<{ state: string; error?: WireError }>(node, 'locate', { uuid: target }, 10_000).then(
-        (r) => check(r.state === 'here' ? { state: 'at', nodeId: node } : r.state === 'gone' ? { state: 'gone', error: r.error! } : { state: 'unknown' }),
+    const unknown = () => toWireError(new UnknownVRError({ message: `no VR ${target} is known in the cluster` }));
+    // Ask the hosting node itself: that also opens a connection to it, whose heartbeats will
+    // notice if that process is lost (nodeLost then marks `target` gone).
+    const confirm = (node: string) => {
+      this.locations.set(target, node);
+      this.peers.request<LocateResult>(node, 'locate', { uuid: target }, 10_000).then(
+        (r) => {
+          if (r.state === 'gone') this.markGone(target, r.error);
+          else if (r.state === 'unknown') this.markGone(target, unknown());
+        },
         () => undefined, // a lost node is handled by nodeLost
       );
-    } else {
-      this.hooks.locate(target).then(check, () => undefined);
+    };
+    const node = this.locations.get(target);
+    if (node !== undefined) {
+      confirm(node);
+      return;
     }
+    this.hooks.locate(target).then(
+      (outcome) => {
+        if (outcome.state === 'at') confirm(outcome.nodeId);
+        else this.markGone(target, outcome.state === 'gone' ? outcome.error : unknown());
+      },
+      () => undefined,
+    );
   }
 
   /** Forgets everything a local VR watched (it exited). */

@@ -1,24 +1,28 @@
+import { RiverError } from './river-error';
+
 const marker = 'river.error.InsecureKeyFileError';
 const symbol = Symbol.for(marker);
 
 /** A key file is readable or writable by group or others (POSIX). Like ssh with private keys, River refuses it. */
-export class InsecureKeyFileError extends Error {
-  // Marks instances across duplicate copies of this package (instanceof would not).
+export class InsecureKeyFileError extends RiverError {
   private readonly [symbol] = true;
-  override readonly name = 'InsecureKeyFileError';
-  readonly code = 'RIVER_KEY_FILE_INSECURE' as const;
+  static readonly code = 'RIVER_KEY_FILE_INSECURE';
   readonly path: string;
-  /** The file's permission bits, e.g. 0o644. */
+  /** The file's mode bits as read (e.g. 0o100644); `mode & 0o777` are the permissions. */
   readonly mode: number;
 
   constructor({ path, mode, cause }: { path: string; mode: number; cause?: unknown }) {
     const octal = `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-    super(`key file ${path} is accessible to group or others (mode ${octal}); run: chmod 600 ${path}`, { cause });
+    super(InsecureKeyFileError.code, {
+      message: `key file ${path} is accessible to group or others (mode ${octal}); run: chmod 600 ${path}`,
+      cause,
+    });
+    this.name = 'InsecureKeyFileError';
     this.path = path;
     this.mode = mode;
   }
 
-  static isInstance(error: unknown): error is InsecureKeyFileError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[symbol] === true;
+  static override isInstance(error: unknown): error is InsecureKeyFileError {
+    return RiverError.hasMarker(error, marker);
   }
 }

@@ -1,22 +1,23 @@
+import { RiverError } from './river-error';
+
 const marker = 'river.error.KeyFileReadError';
 const symbol = Symbol.for(marker);
 
 /** A key file is missing or cannot be read (`cause` is the file-system error, e.g. ENOENT). */
-export class KeyFileReadError extends Error {
-  // Marks instances across duplicate copies of this package (instanceof would not).
+export class KeyFileReadError extends RiverError {
   private readonly [symbol] = true;
-  override readonly name = 'KeyFileReadError';
-  readonly code = 'RIVER_KEY_FILE_UNREADABLE' as const;
+  static readonly code = 'RIVER_KEY_FILE_UNREADABLE';
   /** The key file that could not be read. */
   readonly path: string;
 
   constructor({ path, cause }: { path: string; cause?: unknown }) {
     const reason = cause instanceof Error ? `: ${cause.message}` : '';
-    super(`cannot read key file ${path}${reason}`, { cause });
+    super(KeyFileReadError.code, { message: `cannot read key file ${path}${reason}`, cause });
+    this.name = 'KeyFileReadError';
     this.path = path;
   }
 
-  static isInstance(error: unknown): error is KeyFileReadError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[symbol] === true;
+  static override isInstance(error: unknown): error is KeyFileReadError {
+    return RiverError.hasMarker(error, marker);
   }
 }

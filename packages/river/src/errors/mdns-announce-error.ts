@@ -1,18 +1,19 @@
+import { RiverError, type RiverErrorOptions } from './river-error';
+
 const marker = 'river.error.MdnsAnnounceError';
 const symbol = Symbol.for(marker);
 
 /** An mDNS advertisement was not announced in time (for instance a name conflict stopped it while probing). */
-export class MdnsAnnounceError extends Error {
-  // Marks instances across duplicate copies of this package (instanceof would not).
+export class MdnsAnnounceError extends RiverError {
   private readonly [symbol] = true;
-  override readonly name = 'MdnsAnnounceError';
-  readonly code = 'RIVER_MDNS_ANNOUNCE' as const;
+  static readonly code = 'RIVER_MDNS_ANNOUNCE';
 
-  constructor({ message, cause }: { message: string; cause?: unknown }) {
-    super(message, { cause });
+  constructor(options: RiverErrorOptions) {
+    super(MdnsAnnounceError.code, options);
+    this.name = 'MdnsAnnounceError';
   }
 
-  static isInstance(error: unknown): error is MdnsAnnounceError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[symbol] === true;
+  static override isInstance(error: unknown): error is MdnsAnnounceError {
+    return RiverError.hasMarker(error, marker);
   }
 }

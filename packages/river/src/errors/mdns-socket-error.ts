@@ -1,18 +1,19 @@
+import { RiverError, type RiverErrorOptions } from './river-error';
+
 const marker = 'river.error.MdnsSocketError';
 const symbol = Symbol.for(marker);
 
 /** The mDNS socket could not be set up (bind, multicast membership, or pinning it to the interface failed). */
-export class MdnsSocketError extends Error {
-  // Marks instances across duplicate copies of this package (instanceof would not).
+export class MdnsSocketError extends RiverError {
   private readonly [symbol] = true;
-  override readonly name = 'MdnsSocketError';
-  readonly code = 'RIVER_MDNS_SOCKET' as const;
+  static readonly code = 'RIVER_MDNS_SOCKET';
 
-  constructor({ message, cause }: { message: string; cause?: unknown }) {
-    super(message, { cause });
+  constructor(options: RiverErrorOptions) {
+    super(MdnsSocketError.code, options);
+    this.name = 'MdnsSocketError';
   }
 
-  static isInstance(error: unknown): error is MdnsSocketError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[symbol] === true;
+  static override isInstance(error: unknown): error is MdnsSocketError {
+    return RiverError.hasMarker(error, marker);
   }
 }

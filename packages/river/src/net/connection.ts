@@ -44,6 +44,11 @@ export type CloseReason =
 export type ConnectionState =
   | { kind: 'handshaking'; handshake: Handshake; since: number }
   | { kind: 'open'; peer: PeerHello }
+  /**
+   * Retired duplicate (see PeerTable's tie-break): we said BYE and send nothing more, but keep
+   * reading until the peer's own BYE, so nothing it sent before switching is lost.
+   */
+  | { kind: 'draining'; peer: PeerHello; since: number }
   | { kind: 'closed'; reason: CloseReason };
 
 export interface ConnectionEvents {
@@ -105,7 +110,7 @@ export class Connection {
 
   /** Queues a frame; every frame of one tick goes out in one write. */
   send(frame: Frame): void {
-    if (this.state.kind === 'closed') return;
+    if (this.state.kind === 'closed' || this.state.kind === 'draining') return;
     this.outgoing.push(encodeFrame(frame));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -119,6 +124,14 @@ export class Connection {
     this.send([FrameKind.BYE, reason]);
     this.flush();
     this.closed({ kind: 'local', reason: `bye: ${reason}` }, 'end');
+  }
+
+  /** Retires a duplicate connection: BYE now, keep reading until the peer's BYE (or 5 s). */
+  retire(): void {
+    if (this.state.kind !== 'open') return;
+    this.send([FrameKind.BYE, 'duplicate']);
+    this.flush();
+    this.state = { kind: 'draining', peer: this.state.peer, since: this.now() };
   }
 
   /** Sends an ERROR frame (best effort) and closes. */
@@ -153,6 +166,9 @@ export class Connection {
         }
         if (now - this.lastSent >= this.options.pingIntervalMs * 0.9) this.send([FrameKind.PING, now]);
         return;
+      case 'draining':
+        if (now - this.state.since > 5000) this.closed({ kind: 'bye', reason: 'duplicate' }, 'end');
+        return;
       case 'closed':
         return;
     }
@@ -186,7 +202,7 @@ export class Connection {
       return;
     }
     for (const value of values) {
-      if (this.state.kind === 'closed') return;
+      if ((this.state as ConnectionState).kind === 'closed') return;
       let frame: Frame;
       try {
         frame = parseFrame(value);
@@ -223,14 +239,17 @@ export class Connection {
       }
       return;
     }
-    if (state.kind !== 'open') return;
+    if (state.kind !== 'open' && state.kind !== 'draining') return;
     switch (frame[0]) {
       case FrameKind.PING:
-        this.send([FrameKind.PONG, frame[1]]);
+        if (state.kind === 'open') this.send([FrameKind.PONG, frame[1]]);
         return;
       case FrameKind.PONG:
         return;
       case FrameKind.BYE:
+        // Whatever we queued before seeing it still goes out: a retiring peer drains until our BYE.
+        if (state.kind === 'open') this.send([FrameKind.BYE, frame[1]]);
+        this.flush();
         this.closed({ kind: 'bye', reason: frame[1] }, 'end');
         return;
       case FrameKind.ERROR:

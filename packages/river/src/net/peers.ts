@@ -69,7 +69,7 @@ export interface PeerTableEvents {
   /** A peer connected (first time or again). */
   connected(peer: Peer): void;
   /** A peer is lost; `queued` are the frames that were waiting for it (ROUTE frames to bounce). */
-  lost(peer: Peer, error: PeerLostError, queued: Frame[]): void;
+  lost(peer: Peer, error: PeerLostError, queued: Frame[], graceful: boolean): void;
   /** Something worth a log line (bad client, refused handshake). */
   log(line: string): void;
 }
@@ -351,9 +351,9 @@ export class PeerTable {
       const winner = [this.options.nodeId, peer.nodeId].sort()[0];
       if (dialerOf(conn) === winner) {
         peer.state = { kind: 'connected', conn };
-        s.conn.bye('duplicate');
+        s.conn.retire();
       } else {
-        conn.bye('duplicate');
+        conn.retire();
       }
       return;
     }
@@ -403,7 +403,7 @@ export class PeerTable {
     switch (reason.kind) {
       case 'bye':
         if (reason.reason === 'duplicate') peer.state = { kind: 'idle' };
-        else this.lose(peer, lostError(`node ${nodeId} stopped`));
+        else this.lose(peer, lostError(`node ${nodeId} stopped`), true);
         return;
       case 'timeout':
         this.lose(peer, reason.error);
@@ -422,12 +422,12 @@ export class PeerTable {
     }
   }
 
-  private lose(peer: Peer, error: PeerLostError): void {
+  private lose(peer: Peer, error: PeerLostError, graceful = false): void {
     if (peer.state.kind === 'lost') return;
     const queued = peer.state.kind === 'dialing' ? peer.state.queue : [];
     peer.state = { kind: 'lost', error };
     peer.requests.failAll(error);
-    this.events.lost(peer, error, queued);
+    this.events.lost(peer, error, queued, graceful);
   }
 }
 

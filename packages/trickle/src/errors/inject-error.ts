@@ -11,12 +11,12 @@ const MARKER = Symbol.for('@trickle/core.InjectError');
  */
 export class InjectError extends TrickleError {
   override readonly name = 'InjectError';
-  readonly item?: string;
+  declare readonly item?: string;
 
   constructor(message: string, options: { item?: string; vm?: VMRef; cause?: unknown } = {}) {
     super(message, { code: ErrorCodes.INJECT, cause: options.cause, vm: options.vm });
     mark(this, MARKER);
-    if (options.item !== undefined) this.item = options.item;
+    if (options.item !== undefined) (this as { item?: string }).item = options.item;
   }
 
   static override isInstance(error: unknown): error is InjectError {

@@ -35,12 +35,12 @@ export interface RemoteErrorOptions {
  */
 export class RemoteError extends TrickleError {
   declare readonly vm: VMRef;
-  readonly remoteName?: string;
+  declare readonly remoteName?: string;
   readonly remoteMessage: string;
-  readonly remoteStack?: string;
-  readonly failure?: FailureCode;
+  declare readonly remoteStack?: string;
+  declare readonly failure?: FailureCode;
   /** For `failure === 'FREE_VARIABLE'`: the variable the injected code needs. */
-  readonly variable?: string;
+  declare readonly variable?: string;
   readonly props: Readonly<Record<string, unknown>>;
 
   constructor(info: ErrorInfo, options: RemoteErrorOptions) {
@@ -54,10 +54,11 @@ export class RemoteError extends TrickleError {
     mark(this, MARKER);
     Object.defineProperty(this, 'name', { value: info.name, writable: true, configurable: true, enumerable: false });
     this.remoteMessage = info.message;
-    if (options.remoteName !== undefined) this.remoteName = options.remoteName;
-    if (info.stack !== undefined) this.remoteStack = info.stack;
-    if (info.failure !== undefined) this.failure = info.failure;
-    if (info.variable !== undefined) this.variable = info.variable;
+    const self = this as { -readonly [K in keyof RemoteError]: RemoteError[K] };
+    if (options.remoteName !== undefined) self.remoteName = options.remoteName;
+    if (info.stack !== undefined) self.remoteStack = info.stack;
+    if (info.failure !== undefined) self.failure = info.failure;
+    if (info.variable !== undefined) self.variable = info.variable;
     this.props = props;
     for (const [key, value] of Object.entries(props)) {
       if (!RESERVED.has(key) && key !== 'code') (this as unknown as Record<string, unknown>)[key] = value;

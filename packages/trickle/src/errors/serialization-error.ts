@@ -12,8 +12,8 @@ const MARKER = Symbol.for('@trickle/core.SerializationError');
  */
 export class SerializationError extends TrickleError {
   override readonly name = 'SerializationError';
-  readonly remoteName?: string;
-  readonly where?: string;
+  declare readonly remoteName?: string;
+  declare readonly where?: string;
 
   constructor(
     message: string,
@@ -21,8 +21,8 @@ export class SerializationError extends TrickleError {
   ) {
     super(message, { code: ErrorCodes.SERIALIZATION, cause: options.cause, vm: options.vm });
     mark(this, MARKER);
-    if (options.remoteName !== undefined) this.remoteName = options.remoteName;
-    if (options.where !== undefined) this.where = options.where;
+    if (options.remoteName !== undefined) (this as { remoteName?: string }).remoteName = options.remoteName;
+    if (options.where !== undefined) (this as { where?: string }).where = options.where;
   }
 
   static override isInstance(error: unknown): error is SerializationError {

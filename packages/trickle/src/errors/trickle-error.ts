@@ -7,15 +7,15 @@ const TRICKLE_ERROR = Symbol.for('@trickle/core.error');
  * prototype chain, so it keeps working when two copies of the package are installed.
  */
 export class TrickleError extends Error {
-  readonly [TRICKLE_ERROR] = true;
   readonly code: string;
   /** The VM the error is about, when there is one. */
-  readonly vm?: VMRef;
+  declare readonly vm?: VMRef;
 
   constructor(message: string, options: { code: string; cause?: unknown; vm?: VMRef }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    mark(this, TRICKLE_ERROR);
     this.code = options.code;
-    if (options.vm) this.vm = { id: options.vm.id, name: options.vm.name };
+    if (options.vm) (this as { vm?: VMRef }).vm = { id: options.vm.id, name: options.vm.name };
   }
 
   static isInstance(error: unknown): error is TrickleError {

@@ -34,7 +34,10 @@ export function toErrorInfo(thrown: unknown, exportValue: (value: unknown) => un
     return info;
   }
   const info: ErrorInfo = { name: String(thrown.name ?? 'Error'), message: String(thrown.message ?? '') };
-  if (typeof thrown.stack === 'string') info.stack = thrown.stack;
+  // The stack of a Trickle failure is the server's own, of no use to the caller; a free variable's
+  // points into the user's code.
+  const own = thrown instanceof RaiFailure && thrown.failure !== 'FREE_VARIABLE';
+  if (typeof thrown.stack === 'string' && !own) info.stack = thrown.stack;
   if (thrown instanceof RaiFailure) {
     info.failure = thrown.failure;
     if (thrown.variable !== undefined) info.variable = thrown.variable;

@@ -39,6 +39,15 @@ export interface RaiSessionOptions {
 }
 
 const MAX_CACHED_CODE = 512;
+/** Placeholder for "where" in a result, replaced by the request's label only when an error needs it. */
+const RESULT = '\u0000result\u0000';
+
+/** How a request is named in messages: `foo()`, `new Stack()`, `names`. */
+function requestLabel(request: Request): string {
+  if (!('target' in request)) return String(request.kind);
+  const name = targetText(request.target);
+  return request.kind === 'call' ? `${name}()` : request.kind === 'construct' ? `new ${name}()` : name;
+}
 
 export class RaiSession {
   readonly handles = new HandleTable();
@@ -58,24 +67,24 @@ export class RaiSession {
       fail: (reason, where) => {
         throw new RaiFailure('UNSERIALIZABLE', `cannot send ${where} back: ${reason}`, { name: 'TypeError' });
       },
+      objectsWithFunctions: 'object',
     };
   }
 
   /** Handles one request. Synchronous when the work is; a promise when the call returned one. */
   handle(request: Request): Reply | Promise<Reply> {
     const id = request.id;
-    const name = 'target' in request ? targetText(request.target) : request.kind;
     try {
       switch (request.kind) {
         case 'call':
-          return this.call(id, request.target, request.args, name);
+          return this.call(id, request.target, request.args);
         case 'get':
-          return this.get(id, request.target, name);
+          return this.get(id, request.target);
         case 'set':
-          this.set(request.target, request.value, name);
+          this.set(request.target, request.value);
           return { id, ok: true, value: undefined };
         case 'construct':
-          return this.construct(id, request.target, request.args, name);
+          return this.construct(id, request.target, request.args);
         case 'inject':
           return { id, ok: true, value: this.inject(request.items) satisfies InjectResult };
         case 'release':
@@ -89,7 +98,7 @@ export class RaiSession {
           throw new RaiFailure('BAD_REQUEST', `unknown request kind '${String((request as { kind?: unknown }).kind)}'`);
       }
     } catch (error) {
-      return this.errorReply(id, error, name);
+      return this.errorReply(id, error, requestLabel(request));
     }
   }
 
@@ -130,20 +139,21 @@ export class RaiSession {
     return { id, ok: false, error: toErrorInfo(this.explain(error, name), (value) => this.exportValue(value, 'an error property')) };
   }
 
-  private call(id: number, target: Target, args: unknown[], name: string): Reply | Promise<Reply> {
+  private call(id: number, target: Target, args: unknown[]): Reply | Promise<Reply> {
     const { holder, value } = this.resolve(target, 'call');
     if (typeof value !== 'function') {
-      throw new RaiFailure('NOT_CALLABLE', `${name} is not a function (it is ${describe(value)})`, { name: 'TypeError' });
+      throw new RaiFailure('NOT_CALLABLE', `${targetText(target)} is not a function (it is ${describe(value)})`, { name: 'TypeError' });
     }
     const result = Reflect.apply(value, holder, args);
-    return this.settle(id, result, name);
+    return this.settle(id, result, target, 'call');
   }
 
-  private get(id: number, target: Target, name: string): Reply | Promise<Reply> {
-    return this.settle(id, this.resolve(target, 'get').value, name);
+  private get(id: number, target: Target): Reply | Promise<Reply> {
+    return this.settle(id, this.resolve(target, 'get').value, target, 'get');
   }
 
-  private set(target: Target, value: unknown, name: string): void {
+  private set(target: Target, value: unknown): void {
+    const name = targetText(target);
     const { path } = target;
     if (path.length === 0) throw new RaiFailure('BAD_PATH', `cannot assign to ${name}: no property named`, { name: 'TypeError' });
     const holder = this.resolve({ ref: target.ref, path: path.slice(0, -1) }, 'set').value;
@@ -155,12 +165,12 @@ export class RaiSession {
     }
   }
 
-  private construct(id: number, target: Target, args: unknown[], name: string): Reply | Promise<Reply> {
+  private construct(id: number, target: Target, args: unknown[]): Reply | Promise<Reply> {
     const { value } = this.resolve(target, 'construct');
     if (!isConstructor(value)) {
-      throw new RaiFailure('NOT_CALLABLE', `${name} is not a constructor (it is ${describe(value)})`, { name: 'TypeError' });
+      throw new RaiFailure('NOT_CALLABLE', `${targetText(target)} is not a constructor (it is ${describe(value)})`, { name: 'TypeError' });
     }
-    return this.settle(id, Reflect.construct(value, args), name);
+    return this.settle(id, Reflect.construct(value, args), target, 'construct');
   }
 
   private inject(items: Extract<Request, { kind: 'inject' }>['items']): InjectResult {
@@ -195,21 +205,22 @@ export class RaiSession {
   }
 
   /** The reply for a result that may be a promise. */
-  private settle(id: number, result: unknown, name: string): Reply | Promise<Reply> {
+  private settle(id: number, result: unknown, target: Target, kind: Request['kind']): Reply | Promise<Reply> {
     if (isThenable(result)) {
       return Promise.resolve(result).then(
-        (value) => this.okReply(id, value, name),
-        (error) => this.errorReply(id, error, name),
+        (value) => this.okReply(id, value, target, kind),
+        (error) => this.errorReply(id, error, requestLabel({ kind, target } as Request)),
       );
     }
-    return this.okReply(id, result, name);
+    return this.okReply(id, result, target, kind);
   }
 
-  private okReply(id: number, value: unknown, name: string): Reply {
+  private okReply(id: number, value: unknown, target: Target, kind: Request['kind']): Reply {
     try {
-      return { id, ok: true, value: this.exportValue(value, `the result of ${name}`) };
+      return { id, ok: true, value: this.exportValue(value, RESULT) };
     } catch (error) {
-      return this.errorReply(id, error, name);
+      const name = requestLabel({ kind, target } as Request);
+      return this.errorReply(id, error instanceof RaiFailure ? new RaiFailure(error.failure, error.message.replace(RESULT, `the result of ${name}`), { name: error.name }) : error, name);
     }
   }
 

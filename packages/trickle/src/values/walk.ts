@@ -14,6 +14,13 @@ export interface WalkVisitor {
   object(value: object, where: Where): unknown;
   /** Cannot be sent at all (a symbol, a cycle). Must throw. */
   fail(reason: string, where: Where): never;
+  /**
+   * A plain object with a function among its values (a module's exports, an object with
+   * methods): `'object'` hands the whole object to `object()` (the session sends it by
+   * reference); otherwise the walk goes on and each function goes to `func()` (the initiator
+   * sends an options object with callbacks by value, its functions as code).
+   */
+  readonly objectsWithFunctions?: 'object' | 'walk';
 }
 
 /** Where in the value the walk is: keys from the root, rendered only when an error needs it. */
@@ -98,6 +105,7 @@ function walkObject(object: Record<string, unknown>, visitor: WalkVisitor, where
       if (out) out[key] = item;
       continue;
     }
+    if (typeof item === 'function' && visitor.objectsWithFunctions === 'object') return visitor.object(object, where);
     where.keys.push(key);
     const replaced = walk(item, visitor, where, open);
     where.keys.pop();

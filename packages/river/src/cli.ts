@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+/**
+ * The `river` command: `river vm` starts a VM, `river keygen` writes a cluster key file.
+ * `runVmCli` is exported so `trickle vm` is the same VM with the Trickle extension loaded.
+ */
+import { parseArgs } from 'node:util';
+
+import { defaultKeyFilePath, resolveKey, writeKeyFile } from './auth/keyfile';
+import { RiverVM, type RiverVMOptions } from './vm/river-vm';
+
+export interface VmCliOptions {
+  /** VR classes this VM can start by name (`{ 'trickle:rai': '/abs/path.js' }`). */
+  extensions?: Record<string, string>;
+  /** Shown in the output and help (`river`, `trickle`). */
+  programName?: string;
+  /** Where output goes (default process.stdout). */
+  out?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Install SIGINT/SIGTERM handlers that stop the VM and exit (default true). */
+  handleSignals?: boolean;
+}
+
+function vmUsage(program: string): string {
+  return `usage: ${program} vm [options]
+
+Start a ${program} VM: a process that hosts virtual resources for initiators and other VMs.
+
+options:
+  --port N             TCP port to listen on (default 0: any free port)
+  --host H             address to listen on (default 127.0.0.1 without a key, 0.0.0.0 with one)
+  --slots N            how many VRs it offers to run at once (default: number of cores)
+  --key-file PATH      cluster key file (default: env RIVER_KEY, RIVER_KEY_FILE); without a key
+                       the VM listens on loopback only
+  --no-advertise       do not advertise over mDNS (env RIVER_MDNS=off does the same)
+  --interface IF       pin mDNS to one interface (env RIVER_MDNS_INTERFACE)
+  --join HOST:PORT     join the cluster of the VM at HOST:PORT
+  --name NAME          a name for this VM (default hostname:port)
+  --peer-timeout MS    declare a silent peer lost after MS milliseconds (default 5000)
+  --handshake-timeout MS  close a connection that has not authenticated within MS (default 5000)
+  --help               show this help
+
+The first line of output holds the address it listens on, as host:port.
+Stop it with Ctrl-C or SIGTERM (its mDNS record is withdrawn, its VRs told).`;
+}
+
+/** Parses `vm` flags into RiverVM options, or `'help'`. Throws on a bad flag. */
+export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string } | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      slots: { type: 'string' },
+      'key-file': { type: 'string' },
+      'no-advertise': { type: 'boolean' },
+      advertise: { type: 'boolean' },
+      interface: { type: 'string' },
+      join: { type: 'string' },
+      name: { type: 'string' },
+      'peer-timeout': { type: 'string' },
+      'handshake-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const int = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  return {
+    port: int('port', values.port, 0, 65535),
+    host: values.host,
+    slots: int('slots', values.slots, 1, 4096),
+    keyFile: values['key-file'],
+    advertise: values['no-advertise'] ? false : values.advertise ? true : undefined,
+    interface: values.interface,
+    join: values.join,
+    name: values.name,
+    peerTimeoutMs: int('peer-timeout', values['peer-timeout'], 100, 3_600_000),
+    handshakeTimeoutMs: int('handshake-timeout', values['handshake-timeout'], 100, 3_600_000),
+  };
+}
+
+/**
+ * Runs `<program> vm` with `argv` (the flags after `vm`): starts the VM, prints where it listens
+ * (first line: `host:port`), and stops it cleanly on SIGINT/SIGTERM. Resolves with the running VM
+ * (undefined after `--help`).
+ */
+export async function runVmCli(argv: string[], options: VmCliOptions = {}): Promise<RiverVM | undefined> {
+  const program = options.programName ?? 'river';
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const env = options.env ?? process.env;
+  const parsed = parseVmArgs(argv);
+  if (parsed === 'help') {
+    out(vmUsage(program));
+    return undefined;
+  }
+  const { keyFile, ...vmOptions } = parsed;
+  const key = await resolveKey({ keyFile, env });
+  const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, log: (line) => process.stderr.write(`${program} vm: ${line}\n`) });
+  await vm.start();
+  const { host, port } = vm.address;
+  const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const security = key ? 'cluster key set' : 'no cluster key: listening on loopback only';
+  out(`${program} vm listening on ${hostPort} (id ${vm.id}, name ${vm.info.name}, slots ${vm.info.slots}; ${security})`);
+  if (env.RIVER_QUIET !== '1') {
+    // (A local VM started by an initiator sets RIVER_QUIET: only the first line is read.)
+    out(`  reach it: RIVER_PEERS=${hostPort}, or start more VMs with: ${program} vm --join ${hostPort}`);
+    if (!key) out(`  to accept other machines, give every VM and initiator the same key (${program} keygen; --key-file or RIVER_KEY)`);
+    out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : '  mDNS advertisement off');
+  }
+
+  let stopping = false;
+  const shutdown = (why: string, code: number) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    if (env.RIVER_QUIET !== '1') out(`${program} vm: ${why}, stopping`);
+    vm.stop().then(
+      () => process.exit(code),
+      () => process.exit(1),
+    );
+  };
+  if (options.handleSignals ?? true) {
+    process.on('SIGINT', () => shutdown('SIGINT', 0));
+    process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  }
+  if (env.RIVER_EXIT_WITH_STDIN === '1') {
+    // Started by an initiator as a local VM: when its parent dies, the pipe closes.
+    process.stdin.on('end', () => shutdown('parent gone', 0));
+    process.stdin.on('error', () => shutdown('parent gone', 0));
+    process.stdin.resume();
+  }
+  return vm;
+}
+
+async function keygen(argv: string[], out: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    out(`usage: river keygen [--force] [PATH]\n\nWrites a new cluster key to PATH (default ${defaultKeyFilePath()}), mode 0600.`);
+    return;
+  }
+  const path = positionals[0] ?? defaultKeyFilePath();
+  await writeKeyFile(path, undefined, { force: values.force });
+  out(`wrote a new cluster key to ${path}`);
+}
+
+const USAGE = `usage: river <command> [options]
+
+commands:
+  vm       start a River VM (river vm --help)
+  keygen   write a cluster key file (river keygen --help)`;
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'vm':
+        await runVmCli(rest);
+        return -1; // keep running
+      case 'keygen':
+        await keygen(rest, out);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        process.stderr.write(`river: unknown command ${command}\n${USAGE}\n`);
+        return 1;
+    }
+  } catch (error) {
+    process.stderr.write(`river: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exitCode = code;
+  });
+}

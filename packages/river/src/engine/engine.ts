@@ -1,0 +1,606 @@
+/**
+ * The engine: the same code on a VM's main thread and in an initiator's engine worker. It owns
+ * the TCP server, the peer table (connections, handshakes, heartbeats), the router, the VR host
+ * (VMs only), membership (VMs only) and discovery, and serves the ports of its local VRs.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
+
+import { encode } from '@river/sfm';
+
+import { ConfigError } from '../errors/config-error';
+import { DeployError } from '../errors/deploy-error';
+import { PeerLostError } from '../errors/peer-lost-error';
+import { RiverError } from '../errors/river-error';
+import { StoppedError } from '../errors/stopped-error';
+import { VRExitedError } from '../errors/vr-exited-error';
+import { VRLostError } from '../errors/vr-lost-error';
+import { fromWireError, toWireError, type WireError } from '../errors/wire';
+import { LocalVMs } from '../discovery/local';
+import { browse } from '../discovery/mdns';
+import { mdnsEnabled, mdnsInterface, peersFrom } from '../discovery/sources';
+import { VRHost, type VREnd } from '../host/vr-host';
+import { PeerTable, addressKey, type Peer, type PeerAddress } from '../net/peers';
+import {
+  FrameKind,
+  ROUTE_SYSTEM,
+  ToEngineKind,
+  ToVRKind,
+  type ControlOp,
+  type DeployArgs,
+  type DeployResult,
+  type Frame,
+  type JoinArgs,
+  type LocateResult,
+  type MembersNotice,
+  type MembersResult,
+  type NodeRole,
+  type PortDeployArgs,
+  type PortOp,
+  type ToEngine,
+  type UUID,
+  type VRExitNotice,
+} from '../protocol';
+import type { DiscoverOptions, WatchVMsOptions } from '../vr/virtual-resource';
+import type { VMInfo } from '../vm-info';
+import { LocalVR, type PortLike } from './local-vr';
+import { Membership } from './membership';
+import { Router, type LocateOutcome } from './router';
+
+export const ENGINE_VERSION = '0.1.0';
+
+/** Every tunable of an engine, with {@link ENGINE_DEFAULTS} for the ones left out. */
+export interface EngineOptions {
+  role: NodeRole;
+  /** Listen address; default 127.0.0.1 without a key, 0.0.0.0 with one. */
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  key?: string;
+  name?: string;
+  slots?: number;
+  /** Name → absolute module path of a VR class this VM can start by name. */
+  extensions?: Record<string, string>;
+  peerTimeoutMs?: number;
+  pingIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+  maxFrameBytes?: number;
+  gossipIntervalMs?: number;
+  /** How long VRs get to finish after being told to stop. */
+  stopGraceMs?: number;
+  /** Defaults for `discover` (e.g. the initiator's `peers`, `mdns`, `localCommand`). */
+  discovery?: DiscoverOptions;
+  log?: (line: string) => void;
+}
+
+export const ENGINE_DEFAULTS: {
+  port: number;
+  peerTimeoutMs: number;
+  pingIntervalMs: number;
+  handshakeTimeoutMs: number;
+  maxFrameBytes: number;
+  gossipIntervalMs: number;
+  stopGraceMs: number;
+} = {
+  port: 0,
+  peerTimeoutMs: 5000,
+  pingIntervalMs: 1000,
+  handshakeTimeoutMs: 5000,
+  maxFrameBytes: 256 * 1024 * 1024,
+  gossipIntervalMs: 2000,
+  stopGraceMs: 1000,
+};
+
+export type EngineState =
+  | { kind: 'new' }
+  | { kind: 'starting' }
+  | { kind: 'running'; server: Server; address: PeerAddress }
+  | { kind: 'stopping' }
+  | { kind: 'stopped' };
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+interface VMWatch {
+  id: number;
+  options: WatchVMsOptions;
+  vr: LocalVR;
+  known: Map<string, VMInfo>;
+  timer: NodeJS.Timeout;
+}
+
+export class Engine {
+  readonly nodeId = randomUUID();
+  state: EngineState = { kind: 'new' };
+  readonly peers: PeerTable;
+  readonly router: Router;
+  private readonly host: VRHost | undefined;
+  private readonly membership: Membership | undefined;
+  private readonly localVMs = new LocalVMs();
+  private readonly vmWatches = new Map<number, VMWatch>();
+  private nextWatch = 1;
+  private readonly o: EngineOptions & typeof ENGINE_DEFAULTS & { slots: number; name: string | undefined; host: string };
+  private readonly log: (line: string) => void;
+
+  constructor(options: EngineOptions) {
+    const key = options.key === '' ? undefined : options.key;
+    const host = options.host ?? (key ? '0.0.0.0' : '127.0.0.1');
+    if (!key && !isLoopback(host)) {
+      throw new ConfigError({
+        message: `refusing to listen on ${host} without a cluster key: set a key (RIVER_KEY, --key-file) or listen on loopback only`,
+      });
+    }
+    this.o = {
+      ...ENGINE_DEFAULTS,
+      ...stripUndefined(options),
+      key,
+      host,
+      slots: options.slots ?? defaultSlots(),
+      name: options.name,
+    };
+    this.log = options.log ?? (() => undefined);
+    this.peers = new PeerTable(
+      {
+        nodeId: this.nodeId,
+        role: options.role,
+        key,
+        maxFrameBytes: this.o.maxFrameBytes,
+        pingIntervalMs: this.o.pingIntervalMs,
+        peerTimeoutMs: this.o.peerTimeoutMs,
+        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+        hello: () => ({ listenPort: this.address?.port ?? null, info: options.role === 'vm' ? this.infoOrNull() : null }),
+      },
+      {
+        frame: (peer, frame) => this.onFrame(peer, frame),
+        request: (peer, op, args) => this.onRequest(peer, op, args),
+        connected: () => undefined,
+        lost: (peer, error, queued, graceful) => {
+          if (!graceful) this.log(`peer ${peer.nodeId} lost: ${error.message}`);
+          this.onPeerLost(peer, error, queued);
+        },
+        log: (line) => this.log(line),
+      },
+    );
+    this.router = new Router(this.nodeId, this.peers, {
+      locate: (uuid) => this.locate(uuid),
+      gone: (uuid, error) => this.onVRGone(uuid, error),
+    });
+    if (options.role === 'vm') {
+      this.host = new VRHost(this.nodeId, options.extensions ?? {}, {
+        added: (vr) => this.router.addLocal(vr),
+        ended: (vr, end) => this.onLocalEnded(vr, end),
+      });
+      this.membership = new Membership({
+        self: () => this.info,
+        peers: this.peers,
+        gossipIntervalMs: this.o.gossipIntervalMs,
+        log: (line) => this.log(line),
+      });
+    }
+  }
+
+  get role(): NodeRole {
+    return this.o.role;
+  }
+
+  get keyed(): boolean {
+    return this.o.key !== undefined;
+  }
+
+  get address(): PeerAddress | undefined {
+    return this.state.kind === 'running' ? this.state.address : undefined;
+  }
+
+  /** This node as discovery reports it. */
+  get info(): VMInfo {
+    const address = this.address;
+    if (!address) throw new StoppedError({ message: 'the engine is not running' });
+    return {
+      id: this.nodeId,
+      name: this.o.name ?? `${hostname()}:${address.port}`,
+      host: address.host,
+      port: address.port,
+      slots: this.o.slots,
+      version: ENGINE_VERSION,
+    };
+  }
+
+  private infoOrNull(): VMInfo | null {
+    return this.address ? this.info : null;
+  }
+
+  async start(): Promise<void> {
+    if (this.state.kind !== 'new') throw new RiverError('RIVER_INVALID_STATE', { message: `engine already ${this.state.kind}` });
+    this.state = { kind: 'starting' };
+    const server = createServer({ noDelay: true });
+    this.peers.attachServer(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.o.host, port: this.o.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      this.state = { kind: 'stopped' };
+      throw new ConfigError({ message: `cannot listen on ${this.o.host}:${this.o.port}: ${(error as Error).message}`, cause: error });
+    });
+    server.on('error', (err) => this.log(`server error: ${err.message}`));
+    const bound = server.address() as AddressInfo;
+    this.state = { kind: 'running', server, address: { host: advertisedHost(this.o.host), port: bound.port } };
+    this.membership?.start();
+  }
+
+  /** Registers with a seed VM (VMs only). */
+  async join(seed: PeerAddress): Promise<void> {
+    if (!this.membership) throw new ConfigError({ message: 'only a VM can join a cluster' });
+    await this.membership.join(seed);
+  }
+
+  /**
+   * Graceful stop: stop accepting, tell every VR (a `river:stop` message), give them `stopGraceMs`
+   * to end, terminate the rest, tell peers which VRs are gone, say goodbye, stop local VMs.
+   */
+  async stop(): Promise<void> {
+    const s = this.state;
+    if (s.kind === 'stopping' || s.kind === 'stopped') return;
+    this.state = { kind: 'stopping' };
+    if (s.kind === 'running') s.server.close();
+    for (const w of this.vmWatches.values()) clearInterval(w.timer);
+    this.vmWatches.clear();
+    this.membership?.stop();
+    if (this.host && this.host.size > 0) {
+      for (const vr of this.host.all()) vr.post([ToVRKind.STOP]);
+      await this.host.drain(this.o.stopGraceMs);
+      for (const vr of this.host.all()) this.host.terminate(vr.uuid, new StoppedError({ message: 'the VM stopped' }));
+      await this.host.drain(2000);
+    }
+    // Local VRs that are not workers (an initiator's VR) are gone with the engine.
+    const error = toWireError(new VRExitedError({ message: `VR's engine ${this.nodeId} stopped` }));
+    const uuids = [...this.router.locals.keys()];
+    for (const uuid of uuids) this.router.locals.delete(uuid);
+    if (uuids.length) this.broadcastExit(uuids, error);
+    await new Promise((r) => setImmediate(r));
+    this.peers.stop();
+    await this.localVMs.stop();
+    this.state = { kind: 'stopped' };
+  }
+
+  /** Connects a VR living outside any worker this engine started (the initiator's VR). */
+  attachVR(uuid: UUID, port: PortLike): LocalVR {
+    const vr = new LocalVR(uuid, null, 'detached', port, undefined);
+    vr.state = { kind: 'running' };
+    this.router.addLocal(vr);
+    vr.listen((items) => this.onPortItems(vr, items));
+    return vr;
+  }
+
+  // ------------------------------------------------------------------ local VR ports
+
+  private onPortItems(vr: LocalVR, items: ToEngine[]): void {
+    for (const item of items) {
+      switch (item[0]) {
+        case ToEngineKind.SEND:
+          this.router.route(vr.uuid, item[1], item[2], item[3] ?? 0);
+          break;
+        case ToEngineKind.REQUEST: {
+          const [, id, op, args] = item;
+          this.onPortRequest(vr, op, args).then(
+            (value) => vr.post([ToVRKind.RESPONSE, id, true, value]),
+            (error) => vr.post([ToVRKind.RESPONSE, id, false, toWireError(error)]),
+          );
+          break;
+        }
+        case ToEngineKind.WATCH:
+          this.router.watch(vr, item[1]);
+          break;
+        case ToEngineKind.EXIT:
+          this.host?.reported(vr.uuid);
+          break;
+        case ToEngineKind.STARTED:
+          break;
+      }
+    }
+  }
+
+  private async onPortRequest(vr: LocalVR, op: PortOp, args: unknown): Promise<unknown> {
+    switch (op) {
+      case 'deploy':
+        return this.deployFrom(vr, args as PortDeployArgs);
+      case 'discover':
+        return this.discover((args ?? {}) as DiscoverOptions);
+      case 'watch-vms':
+        return this.watchVMs(vr, (args ?? {}) as WatchVMsOptions);
+      case 'unwatch-vms': {
+        const w = this.vmWatches.get(args as number);
+        if (w) clearInterval(w.timer);
+        this.vmWatches.delete(args as number);
+        return null;
+      }
+      case 'info':
+        return this.info;
+      default:
+        throw new RiverError('RIVER_UNKNOWN_OP', { message: `unknown engine request ${String(op)}` });
+    }
+  }
+
+  private async deployFrom(vr: LocalVR, args: PortDeployArgs): Promise<UUID> {
+    if (this.state.kind !== 'running') throw new StoppedError({ message: 'the engine is stopping' });
+    const request: DeployArgs = {
+      source: args.source,
+      extension: args.extension,
+      args: args.args,
+      parent: vr.uuid,
+      lifetime: args.lifetime,
+      resourceLimits: args.resourceLimits,
+    };
+    const vm = args.vm;
+    if (vm.id === this.nodeId) return this.deployHere(request);
+    this.peers.learn(vm.id, { host: vm.host, port: vm.port }, vm);
+    try {
+      await this.peers.ensure(vm.id);
+    } catch (error) {
+      throw new DeployError({ message: `cannot reach VM ${vm.name} (${vm.host}:${vm.port}): ${(error as Error).message}`, cause: error });
+    }
+    const result = await this.peers.request<DeployResult>(vm.id, 'deploy', request, 60_000);
+    this.router.locations.set(result.uuid, vm.id);
+    return result.uuid;
+  }
+
+  private deployHere(request: DeployArgs): Promise<UUID> {
+    if (!this.host) return Promise.reject(new DeployError({ message: 'this process is an initiator, not a VM: it hosts no VRs' }));
+    if (this.state.kind !== 'running') return Promise.reject(new StoppedError({ message: 'the VM is stopping' }));
+    return this.host.deploy(request, (vr, items) => this.onPortItems(vr, items as ToEngine[]));
+  }
+
+  /** A local VR's worker is gone. */
+  private onLocalEnded(vr: LocalVR, end: VREnd): void {
+    this.router.locals.delete(vr.uuid);
+    this.router.unwatchAll(vr);
+    if (end.kind === 'failed') return; // deploy failed: nobody knows this UUID
+    if (end.kind !== 'returned' && vr.parent) {
+      // It did not report (crashed, or we stopped it): tell the parent ourselves.
+      let body: Uint8Array;
+      try {
+        body = encode({ tag: 'river:exit', uuid: vr.uuid, error: end.error });
+      } catch {
+        body = encode({ tag: 'river:exit', uuid: vr.uuid, error: new Error(end.error.message) });
+      }
+      this.router.route(vr.uuid, vr.parent, body, ROUTE_SYSTEM);
+    }
+    const wire = toWireError(
+      end.kind === 'crashed'
+        ? new VRLostError({ message: `VR ${vr.uuid} died: ${end.error.message}`, cause: end.error })
+        : new VRExitedError({ message: `VR ${vr.uuid} has exited${end.kind === 'stopped' ? ` (${end.error.message})` : ''}` }),
+    );
+    this.router.markGone(vr.uuid, wire);
+    this.broadcastExit([vr.uuid], wire);
+  }
+
+  private broadcastExit(uuids: UUID[], error: WireError): void {
+    const notice: VRExitNotice = { uuids, error };
+    for (const peer of this.peers.connected()) this.peers.notice(peer.nodeId, 'vr-exit', notice);
+  }
+
+  /** A VR somewhere is gone: stop local VRs whose lifetime is tied to it. */
+  private onVRGone(uuid: UUID, error: WireError): void {
+    if (!this.host) return;
+    for (const vr of this.host.all()) {
+      if (vr.parent === uuid && vr.lifetime === 'parent' && vr.state.kind !== 'exited') {
+        this.host.terminate(vr.uuid, new VRExitedError({ message: `stopped because its parent ${uuid} is gone`, cause: fromWireError(error) }));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  private onFrame(peer: Peer, frame: Frame): void {
+    switch (frame[0]) {
+      case FrameKind.ROUTE:
+        this.router.fromWire(peer.nodeId, frame);
+        return;
+      case FrameKind.NOTICE: {
+        const [, op, args] = frame;
+        if (op === 'vr-exit') {
+          const n = args as VRExitNotice;
+          if (!n || !Array.isArray(n.uuids)) return;
+          for (const uuid of n.uuids) {
+            if (typeof uuid !== 'string' || this.router.locals.has(uuid)) continue;
+            const at = this.router.locations.get(uuid);
+            if (at === undefined || at === peer.nodeId) this.router.markGone(uuid, n.error);
+          }
+        } else if (op === 'members') {
+          this.membership?.merge((args as MembersNotice)?.members);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private async onRequest(peer: Peer, op: ControlOp, args: unknown): Promise<unknown> {
+    switch (op) {
+      case 'deploy': {
+        const a = args as DeployArgs;
+        if (!a || typeof a.parent !== 'string' || !(a.args instanceof Uint8Array)) throw new DeployError({ message: 'malformed deploy request' });
+        if (!this.router.locals.has(a.parent)) this.router.locations.set(a.parent, peer.nodeId);
+        const uuid = await this.deployHere({ ...a, lifetime: a.lifetime === 'detached' ? 'detached' : 'parent' });
+        return { uuid } satisfies DeployResult;
+      }
+      case 'locate': {
+        const uuid = (args as { uuid?: unknown })?.uuid;
+        if (typeof uuid !== 'string') return { state: 'unknown' } satisfies LocateResult;
+        const local = this.router.locals.get(uuid);
+        if (local && local.state.kind !== 'exited') return { state: 'here' } satisfies LocateResult;
+        const gone = this.router.goneError(uuid);
+        if (gone) return { state: 'gone', error: gone } satisfies LocateResult;
+        const at = this.router.locations.get(uuid);
+        const atPeer = at !== undefined && at !== peer.nodeId ? this.peers.get(at) : undefined;
+        if (atPeer?.address && atPeer.state.kind !== 'lost') {
+          return { state: 'at', nodeId: atPeer.nodeId, host: atPeer.address.host, port: atPeer.address.port } satisfies LocateResult;
+        }
+        return { state: 'unknown' } satisfies LocateResult;
+      }
+      case 'members': {
+        this.membership?.merge((args as MembersNotice | undefined)?.members);
+        return { members: this.membership ? this.membership.list() : [] } satisfies MembersResult;
+      }
+      case 'join': {
+        if (!this.membership) throw new ConfigError({ message: 'an initiator has no cluster to join' });
+        const info = (args as JoinArgs)?.info;
+        if (!info || typeof info.id !== 'string' || info.id !== peer.nodeId) throw new ConfigError({ message: 'malformed join request' });
+        return this.membership.onJoin(info, peer.address?.host);
+      }
+      default:
+        throw new RiverError('RIVER_UNKNOWN_OP', { message: `unknown request ${String(op)}` });
+    }
+  }
+
+  private onPeerLost(peer: Peer, error: PeerLostError, queued: Frame[]): void {
+    this.router.nodeLost(peer.nodeId, error, queued);
+    this.membership?.onLost(peer.nodeId);
+    for (const w of this.vmWatches.values()) {
+      const info = w.known.get(peer.nodeId);
+      if (info) {
+        w.known.delete(peer.nodeId);
+        w.vr.post([ToVRKind.VM_EVENT, w.id, 'down', info]);
+      }
+    }
+  }
+
+  /** Asks every reachable engine where `uuid` lives. */
+  private async locate(uuid: UUID): Promise<LocateOutcome> {
+    const candidates = this.peers.all().filter((p) => p.state.kind === 'connected' || (p.state.kind === 'idle' && p.address));
+    if (candidates.length === 0) return { state: 'unknown' };
+    const results = await Promise.allSettled(
+      candidates.map((p) => this.peers.request<LocateResult>(p.nodeId, 'locate', { uuid }, 5000).then((r) => ({ r, node: p.nodeId }))),
+    );
+    let gone: WireError | undefined;
+    let elsewhere: LocateOutcome | undefined;
+    for (const res of results) {
+      if (res.status !== 'fulfilled') continue;
+      const { r, node } = res.value;
+      if (r.state === 'here') return { state: 'at', nodeId: node };
+      if (r.state === 'gone') gone = r.error;
+      if (r.state === 'at' && r.nodeId !== this.nodeId && typeof r.host === 'string' && typeof r.port === 'number') {
+        // A third engine knows where it lives: learn that node's address, dial it lazily.
+        const known = this.peers.get(r.nodeId);
+        if (known?.state.kind !== 'lost') {
+          this.peers.learn(r.nodeId, { host: r.host, port: r.port });
+          elsewhere ??= { state: 'at', nodeId: r.nodeId };
+        }
+      }
+    }
+    return elsewhere ?? (gone ? { state: 'gone', error: gone } : { state: 'unknown' });
+  }
+
+  // ------------------------------------------------------------------ discovery
+
+  /** Static peers (+ the members each knows), mDNS, local child VMs; deduplicated by id. */
+  async discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
+    const o = { ...this.o.discovery, ...stripUndefined(options) };
+    const timeoutMs = o.timeoutMs ?? 2000;
+    const found = new Map<string, VMInfo>();
+    const add = (list: VMInfo[]) => {
+      for (const info of list) if (info && typeof info.id === 'string' && !found.has(info.id)) found.set(info.id, info);
+    };
+    if (this.membership) add(this.membership.list());
+    const tasks: Array<Promise<void>> = [];
+    const addresses = peersFrom(o.peers);
+    for (const address of addresses) {
+      tasks.push(withTimeout(this.queryMembers(address), timeoutMs).then(add, (e) => this.log(`discover: ${addressKey(address)}: ${(e as Error).message}`)));
+    }
+    if (mdnsEnabled(o.mdns)) {
+      tasks.push(
+        browse({ timeoutMs, interface: mdnsInterface(o.interface) }).then(add, (e) => this.log(`discover: mDNS: ${(e as Error).message}`)),
+      );
+    }
+    if (o.local && o.local > 0) {
+      tasks.push(
+        (async () => {
+          const locals = await this.localVMs.ensure(o.local!, { command: o.localCommand, key: this.o.key, env: o.localEnv });
+          const infos = await Promise.all(locals.map((a) => this.queryMembers(a)));
+          for (const list of infos) add(list);
+        })(),
+      );
+    }
+    await Promise.all(tasks);
+    return [...found.values()];
+  }
+
+  /** Connects to `address` and asks for its member list (itself included). */
+  private async queryMembers(address: PeerAddress): Promise<VMInfo[]> {
+    const peer = await this.peers.dialAddress(address);
+    const result = await this.peers.request<MembersResult>(peer.nodeId, 'members', undefined, 10_000);
+    const members = Array.isArray(result?.members) ? result.members : [];
+    for (const m of members) if (m.id !== this.nodeId) this.peers.learn(m.id, { host: m.host, port: m.port }, m);
+    return members.filter((m) => m.id !== this.nodeId || this.role === 'vm');
+  }
+
+  private async watchVMs(vr: LocalVR, options: WatchVMsOptions): Promise<number> {
+    const id = this.nextWatch++;
+    const known = new Map<string, VMInfo>();
+    const poll = async () => {
+      const list = await this.discover({ peers: options.peers, mdns: options.mdns, interface: options.interface, timeoutMs: 1000 }).catch(
+        () => [] as VMInfo[],
+      );
+      if (!this.vmWatches.has(id)) return;
+      const now = new Set(list.map((i) => i.id));
+      for (const info of list) {
+        if (!known.has(info.id)) {
+          known.set(info.id, info);
+          vr.post([ToVRKind.VM_EVENT, id, 'up', info]);
+        }
+      }
+      for (const [vmId, info] of known) {
+        const peer = this.peers.get(vmId);
+        if (!now.has(vmId) && peer?.state.kind !== 'connected') {
+          known.delete(vmId);
+          vr.post([ToVRKind.VM_EVENT, id, 'down', info]);
+        }
+      }
+    };
+    const timer = setInterval(() => void poll(), options.intervalMs ?? 2000);
+    timer.unref();
+    this.vmWatches.set(id, { id, options, vr, known, timer });
+    void poll();
+    return id;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new PeerLostError({ message: `no answer within ${ms} ms` })), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function defaultSlots(): number {
+  return availableParallelism();
+}
+
+/** The host others should use: the bound address, or for a wildcard bind this machine's first external IPv4. */
+function advertisedHost(bound: string): string {
+  if (bound !== '0.0.0.0' && bound !== '::') return bound === 'localhost' ? '127.0.0.1' : bound;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,161 @@
+/**
+ * Starts deployed VRs, each in its own worker thread, and watches them end. A VR's failure —
+ * `main` throwing, an uncaught error in its worker, running out of memory — ends that VR only.
+ */
+import { randomUUID } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { DeployError } from '../errors/deploy-error';
+import { fromWireError, type WireError } from '../errors/wire';
+import { LocalVR } from '../engine/local-vr';
+import type { DeployArgs, UUID } from '../protocol';
+import { runtimeEntry } from '../runtime-entry';
+import type { VRWorkerData } from './vr-worker';
+
+/** How a VR's worker ended. */
+export type VREnd =
+  /** `main` settled and the VR reported it (it already sent `river:exit` to its parent). */
+  | { kind: 'returned' }
+  /** The engine terminated it on purpose (parent gone, VM stopping). */
+  | { kind: 'stopped'; error: Error }
+  /** It died: uncaught error, out of memory, `process.exit` in the worker. */
+  | { kind: 'crashed'; error: Error }
+  /** Deploy failed; nobody knows its UUID yet. */
+  | { kind: 'failed' };
+
+export interface VRHostHooks {
+  /** A new local VR exists (register it for routing before it can receive anything). */
+  added(vr: LocalVR): void;
+  /** A local VR's worker is gone. */
+  ended(vr: LocalVR, end: VREnd): void;
+}
+
+interface WorkerEntry {
+  vr: LocalVR;
+  worker: Worker;
+  end: VREnd | undefined;
+}
+
+export class VRHost {
+  private readonly workerEntry = runtimeEntry('host/vr-worker');
+  private readonly workers = new Map<UUID, WorkerEntry>();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly extensions: Record<string, string>,
+    private readonly hooks: VRHostHooks,
+  ) {
+    for (const [name, path] of Object.entries(extensions)) {
+      if (!isAbsolute(path)) throw new DeployError({ message: `extension ${name}: module path must be absolute, got ${path}` });
+    }
+  }
+
+  get size(): number {
+    return this.workers.size;
+  }
+
+  /** Starts a VR; resolves with its UUID once its class evaluated and it was constructed. */
+  deploy(args: DeployArgs, onMessage: (vr: LocalVR, items: unknown[]) => void): Promise<UUID> {
+    const uuid = randomUUID();
+    let modulePath: string | undefined;
+    if (args.extension !== undefined) {
+      modulePath = this.extensions[args.extension];
+      if (!modulePath) {
+        const known = Object.keys(this.extensions);
+        return Promise.reject(
+          new DeployError({
+            message: `no extension named ${args.extension} on this VM (${known.length ? `it has: ${known.join(', ')}` : 'it has none'})`,
+          }),
+        );
+      }
+    } else if (typeof args.source !== 'string') {
+      return Promise.reject(new DeployError({ message: 'deploy needs a class source or an extension name' }));
+    }
+    const data: VRWorkerData = {
+      uuid,
+      parent: args.parent,
+      nodeId: this.nodeId,
+      source: args.source,
+      modulePath,
+      extension: args.extension,
+      args: args.args,
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits: args.resourceLimits });
+    } catch (error) {
+      return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
+    }
+    const vr = new LocalVR(uuid, args.parent, args.lifetime, worker, worker);
+    const entry: WorkerEntry = { vr, worker, end: undefined };
+    this.workers.set(uuid, entry);
+    return new Promise<UUID>((resolve, reject) => {
+      let settled = false;
+      vr.listen((items) => {
+        for (const item of items) {
+          if (Array.isArray(item) && item[0] === 4 && !settled) {
+            settled = true;
+            const err = item[1] as WireError | null;
+            if (err) {
+              entry.end = { kind: 'failed' };
+              vr.state = { kind: 'exited' };
+              void worker.terminate();
+              reject(fromWireError(err));
+            } else {
+              vr.state = { kind: 'running' };
+              resolve(uuid);
+            }
+          }
+        }
+        if (settled && vr.state.kind !== 'starting') onMessage(vr, items);
+      });
+      this.hooks.added(vr);
+      worker.on('error', (error) => {
+        entry.end ??= { kind: 'crashed', error };
+        if (!settled) {
+          settled = true;
+          entry.end = { kind: 'failed' };
+          reject(new DeployError({ message: `the VR's worker failed while starting: ${error.message}`, cause: error }));
+        }
+      });
+      worker.on('exit', (code) => {
+        this.workers.delete(uuid);
+        if (!settled) {
+          settled = true;
+          entry.end = { kind: 'failed' };
+          reject(new DeployError({ message: `the VR's worker exited while starting (code ${code})` }));
+        }
+        vr.state = { kind: 'exited' };
+        this.hooks.ended(vr, entry.end ?? { kind: 'crashed', error: new Error(`the VR's worker ended (exit code ${code})`) });
+      });
+    });
+  }
+
+  /** Marks a VR as having ended normally (its `main` settled and it reported). */
+  reported(uuid: UUID): void {
+    const entry = this.workers.get(uuid);
+    if (!entry) return;
+    entry.end ??= { kind: 'returned' };
+    entry.vr.state = { kind: 'exited' };
+    void entry.worker.terminate();
+  }
+
+  /** Stops a VR's worker (`why` becomes the error its parent sees). */
+  terminate(uuid: UUID, why: Error): void {
+    const entry = this.workers.get(uuid);
+    if (!entry) return;
+    entry.end ??= { kind: 'stopped', error: why };
+    void entry.worker.terminate();
+  }
+
+  all(): LocalVR[] {
+    return [...this.workers.values()].map((e) => e.vr);
+  }
+
+  /** Waits until every worker has ended (or `timeoutMs` passed). */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.workers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+}

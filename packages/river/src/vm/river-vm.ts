@@ -1,0 +1,122 @@
+/**
+ * `RiverVM`: a process that hosts VRs. Its main thread is the engine (sockets, handshakes,
+ * heartbeats, routing, membership, mDNS advertisement); every VR runs in its own worker thread.
+ */
+import { advertise as mdnsAdvertise, type MdnsAdvertisement } from '../discovery/mdns';
+import { mdnsEnabled, mdnsInterface, parsePeers } from '../discovery/sources';
+import { DiscoveryError } from '../errors/discovery-error';
+import { StoppedError } from '../errors/stopped-error';
+import { Engine, type EngineOptions } from '../engine/engine';
+import type { VMInfo } from '../vm-info';
+
+export interface RiverVMOptions
+  extends Pick<
+    EngineOptions,
+    | 'host'
+    | 'port'
+    | 'key'
+    | 'name'
+    | 'slots'
+    | 'extensions'
+    | 'peerTimeoutMs'
+    | 'pingIntervalMs'
+    | 'handshakeTimeoutMs'
+    | 'maxFrameBytes'
+    | 'gossipIntervalMs'
+    | 'stopGraceMs'
+    | 'log'
+  > {
+  /** Advertise over mDNS; default on unless env `RIVER_MDNS=off`. */
+  advertise?: boolean;
+  /** Pin mDNS to one interface (default env `RIVER_MDNS_INTERFACE`). */
+  interface?: string;
+  /** A member of a cluster to join, `host:port`. */
+  join?: string;
+}
+
+export type VMState =
+  | { kind: 'new' }
+  | { kind: 'starting' }
+  | { kind: 'running'; advertisement: MdnsAdvertisement | undefined }
+  | { kind: 'stopping'; done: Promise<void> }
+  | { kind: 'stopped' };
+
+export class RiverVM {
+  private state: VMState = { kind: 'new' };
+  private readonly engine: Engine;
+
+  constructor(private readonly options: RiverVMOptions = {}) {
+    this.engine = new Engine({ ...options, role: 'vm' });
+  }
+
+  /** This VM's node id. */
+  get id(): string {
+    return this.engine.nodeId;
+  }
+
+  /** Where it listens (after `start`). */
+  get address(): { host: string; port: number } {
+    const a = this.engine.address;
+    if (!a) throw new StoppedError({ message: 'the VM is not running' });
+    return { ...a };
+  }
+
+  get info(): VMInfo {
+    return this.engine.info;
+  }
+
+  /** Whether it holds a cluster key (without one it listens on loopback only). */
+  get keyed(): boolean {
+    return this.engine.keyed;
+  }
+
+  get advertising(): boolean {
+    return this.state.kind === 'running' && this.state.advertisement !== undefined;
+  }
+
+  async start(): Promise<this> {
+    if (this.state.kind !== 'new') throw new StoppedError({ message: `the VM was already started (${this.state.kind})` });
+    this.state = { kind: 'starting' };
+    try {
+      await this.engine.start();
+      if (this.options.join) {
+        const [seed] = parsePeers(this.options.join);
+        if (!seed) throw new DiscoveryError({ message: `bad --join address ${this.options.join}` });
+        await this.engine.join(seed).catch((error: unknown) => {
+          throw new DiscoveryError({ message: `could not join ${this.options.join}: ${(error as Error).message}`, cause: error });
+        });
+      }
+      let advertisement: MdnsAdvertisement | undefined;
+      if (mdnsEnabled(this.options.advertise)) {
+        advertisement = await mdnsAdvertise(this.engine.info, { interface: mdnsInterface(this.options.interface) });
+      }
+      this.state = { kind: 'running', advertisement };
+    } catch (error) {
+      await this.engine.stop().catch(() => undefined);
+      this.state = { kind: 'stopped' };
+      throw error;
+    }
+    return this;
+  }
+
+  /** Graceful: withdraw the mDNS record, stop accepting, tell VRs, close connections. */
+  stop(): Promise<void> {
+    const s = this.state;
+    if (s.kind === 'stopping') return s.done;
+    if (s.kind === 'stopped' || s.kind === 'new') {
+      this.state = { kind: 'stopped' };
+      return Promise.resolve();
+    }
+    const done = (async () => {
+      if (s.kind === 'running') await s.advertisement?.stop().catch(() => undefined);
+      await this.engine.stop();
+      this.state = { kind: 'stopped' };
+    })();
+    this.state = { kind: 'stopping', done };
+    return done;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

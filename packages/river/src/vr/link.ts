@@ -1,0 +1,125 @@
+/**
+ * The VR end of the VR ⇄ engine port. Everything a VR asks of its engine goes through here: sends
+ * are batched (one port message per microtask burst), requests are matched to replies by id and
+ * all fail when the link closes.
+ */
+import { PendingRequests } from '../engine/pending';
+import { StoppedError } from '../errors/stopped-error';
+import { fromWireError, type WireError } from '../errors/wire';
+import { ToEngineKind, ToVRKind, type PortOp, type ToEngine, type ToVR, type UUID } from '../protocol';
+import type { VMInfo } from '../vm-info';
+
+export interface LinkPort {
+  postMessage(value: unknown): void;
+  on(event: 'message', listener: (value: unknown) => void): unknown;
+  off?(event: 'message', listener: (value: unknown) => void): unknown;
+  close?(): void;
+  unref?(): void;
+  ref?(): void;
+}
+
+export interface LinkHandlers {
+  message(src: UUID, body: Uint8Array): void;
+  gone(uuid: UUID, error: Error): void;
+  stop(): void;
+  closed(error: Error): void;
+  vmEvent(subscription: number, kind: 'up' | 'down', info: VMInfo): void;
+}
+
+export class EngineLink {
+  private outbox: ToEngine[] = [];
+  private scheduled = false;
+  private readonly requests = new PendingRequests();
+  private closedWith: Error | undefined;
+  private handlers: LinkHandlers | undefined;
+  private readonly listener = (value: unknown) => {
+    if (Array.isArray(value)) this.receive(value as ToVR[]);
+  };
+
+  constructor(private readonly port: LinkPort) {
+    port.on('message', this.listener);
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+  }
+
+  send(dest: UUID, body: Uint8Array, flags = 0): void {
+    this.push(flags ? [ToEngineKind.SEND, dest, body, flags] : [ToEngineKind.SEND, dest, body]);
+  }
+
+  watch(uuid: UUID): void {
+    this.push([ToEngineKind.WATCH, uuid]);
+  }
+
+  started(error: WireError | null): void {
+    this.push([ToEngineKind.STARTED, error]);
+  }
+
+  exited(): void {
+    this.push([ToEngineKind.EXIT]);
+  }
+
+  request<T>(op: PortOp, args: unknown, timeoutMs?: number): Promise<T> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return this.requests.start((id) => this.push([ToEngineKind.REQUEST, id, op, args]), timeoutMs, op) as Promise<T>;
+  }
+
+  /** Posts what is queued now (used before a worker ends). */
+  flushNow(): void {
+    this.flush();
+  }
+
+  close(error: Error = new StoppedError({ message: 'the engine link is closed' })): void {
+    if (this.closedWith) return;
+    this.flush();
+    this.closedWith = error;
+    this.port.off?.('message', this.listener);
+    this.requests.failAll(error);
+    this.handlers?.closed(error);
+  }
+
+  private push(item: ToEngine): void {
+    if (this.closedWith) throw this.closedWith;
+    this.outbox.push(item);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.outbox.length === 0 || this.closedWith) return;
+    const items = this.outbox;
+    this.outbox = [];
+    this.port.postMessage(items);
+  };
+
+  private receive(items: ToVR[]): void {
+    const h = this.handlers;
+    for (const item of items) {
+      switch (item[0]) {
+        case ToVRKind.MESSAGE:
+          h?.message(item[1], item[2]);
+          break;
+        case ToVRKind.RESPONSE:
+          this.requests.settle(item[1], item[2], item[2] ? item[3] : fromWireError(item[3] as WireError));
+          break;
+        case ToVRKind.GONE:
+          h?.gone(item[1], fromWireError(item[2]));
+          break;
+        case ToVRKind.STOP:
+          h?.stop();
+          break;
+        case ToVRKind.VM_EVENT:
+          h?.vmEvent(item[1], item[2], item[3]);
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * `VirtualResource`: a process-like unit named by a UUID, with its own mailbox. The same code runs
+ * in a VM's worker thread and on an initiator's main thread; in both it talks to its engine
+ * through an {@link EngineLink} over a MessagePort.
+ */
+import { Mailbox, decode, encode, type Message, type Pattern } from '@river/sfm';
+
+import { DeployError } from '../errors/deploy-error';
+import { StoppedError } from '../errors/stopped-error';
+import { reviveError } from '../errors/wire';
+import type { Lifetime, PortDeployArgs, ResourceLimits, UUID } from '../protocol';
+import type { VMInfo } from '../vm-info';
+import type { EngineLink } from './link';
+
+/** Options of `recv` (as for SFM's `Mailbox.recv`). */
+export interface RecvOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What `recv`, `tryRecv` and `peek` select with: a pattern, or a predicate over the message. */
+export type Selector = Pattern<Message> | ((msg: Message) => boolean);
+
+/** A received message: its attributes plus `src` (the sender's UUID) and `dest` (this VR's). */
+export type Received<M extends Message = Message> = M & { src: UUID; dest: UUID };
+
+/** Where `discover` looks; every source found is merged and deduplicated by VM id. */
+export interface DiscoverOptions {
+  /** How long to wait for mDNS answers and static peers (default 2000 ms). */
+  timeoutMs?: number;
+  /** Static peers, `host:port` (array or comma-separated); default env `RIVER_PEERS`. */
+  peers?: string[] | string;
+  /** Start this many local VMs as child processes (at least; ones already started count). */
+  local?: number;
+  /** mDNS browsing; default on unless env `RIVER_MDNS=off`. */
+  mdns?: boolean;
+  /** Pin mDNS to one interface (name or address); default env `RIVER_MDNS_INTERFACE`. */
+  interface?: string;
+  /** argv prefix that starts a VM, used for `local` instead of `river vm` (e.g. `['node', 'trickle.js', 'vm']`). */
+  localCommand?: string[];
+  /** Extra env for local VMs. */
+  localEnv?: Record<string, string>;
+}
+
+/** Options of `deployWith`. */
+export interface DeployOptions {
+  /** Arguments of `main` (SFM-encoded). */
+  args?: unknown[];
+  /** `'parent'` (default): the VR is stopped when its parent exits or is lost. `'detached'`: it lives on. */
+  lifetime?: Lifetime;
+  /** Passed to the VR's worker thread (e.g. `{ maxOldGenerationSizeMb: 256 }`). */
+  resourceLimits?: ResourceLimits;
+  /** How long to wait for the VR to start (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface WatchVMsOptions extends Pick<DiscoverOptions, 'peers' | 'mdns' | 'interface'> {
+  /** How often sources are polled (default 2000 ms). */
+  intervalMs?: number;
+}
+
+/** A handle to stop something that runs in the background. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** A VR class as `deploy` takes it: any subclass of VirtualResource. */
+export type VRClass<T extends VirtualResource = VirtualResource> = abstract new () => T;
+
+/** What a VR instance is built with (set by the host right before `new VRClass()`). */
+export interface VRContext {
+  uuid: UUID;
+  parent: UUID | undefined;
+  /** The node id of the engine this VR lives on. */
+  nodeId: string;
+  link: EngineLink;
+}
+
+const CONTEXT_SLOT = Symbol.for('river.vr.pendingContext');
+const VR_MARKER = Symbol.for('river.VirtualResource');
+
+type Slot = { [CONTEXT_SLOT]?: VRContext };
+
+/** Builds a VR of class `cls` bound to `context` (works across duplicate copies of this package). */
+export function constructVR<T extends VirtualResource>(cls: VRClass<T>, context: VRContext): T {
+  const slot = globalThis as Slot;
+  slot[CONTEXT_SLOT] = context;
+  try {
+    return new (cls as unknown as new () => T)();
+  } finally {
+    delete slot[CONTEXT_SLOT];
+  }
+}
+
+/** True when `cls` is a class whose prototype chain contains (some copy of) VirtualResource. */
+export function isVRClass(cls: unknown): cls is VRClass {
+  if (typeof cls !== 'function') return false;
+  for (let p = (cls as { prototype?: object }).prototype; p; p = Object.getPrototypeOf(p)) {
+    if (Object.hasOwn(p, VR_MARKER)) return true;
+  }
+  return false;
+}
+
+export abstract class VirtualResource {
+  /** This VR's name. */
+  readonly uuid: UUID;
+  /** The VR that deployed this one (undefined for an initiator). */
+  readonly parent: UUID | undefined;
+  /** The node id of the engine (process) this VR runs on. */
+  readonly nodeId: string;
+  readonly #link: EngineLink;
+  readonly #mailbox = new Mailbox();
+  /** The mailbox seen through the one selector type River uses (SFM's overloads are narrower). */
+  readonly #box = this.#mailbox as unknown as {
+    recv(selector: Selector | undefined, options: RecvOptions): Promise<Message>;
+    tryRecv(selector: Selector | undefined): Message | undefined;
+    peek(selector: Selector | undefined): Message | undefined;
+  };
+  /** VRs known to be gone, with why. */
+  readonly #gone = new Map<UUID, Error>();
+  readonly #watched = new Set<UUID>();
+  /** Receivers waiting on a literal `src`, to fail when that VR is gone. */
+  readonly #waitingOn = new Map<UUID, Set<AbortController>>();
+  readonly #stopController = new AbortController();
+  /** Aborts every pending `recv` when the link to the engine closes. */
+  readonly #closedController = new AbortController();
+  readonly #vmWatchers = new Map<number, { up(info: VMInfo): void; down(info: VMInfo): void }>();
+
+  constructor() {
+    const ctx = (globalThis as Slot)[CONTEXT_SLOT];
+    if (!ctx) {
+      throw new TypeError(
+        'a VirtualResource is created by River (deploy, runInitiator, startInitiator), not with `new` directly',
+      );
+    }
+    this.uuid = ctx.uuid;
+    this.parent = ctx.parent;
+    this.nodeId = ctx.nodeId;
+    this.#link = ctx.link;
+    this.#link.attach({
+      message: (src, body) => this.#deliver(src, body),
+      gone: (uuid, error) => this.#onGone(uuid, error),
+      stop: () => this.#onStop(),
+      closed: (error) => this.#closedController.abort(error),
+      vmEvent: (sub, kind, info) => this.#vmWatchers.get(sub)?.[kind](info),
+    });
+  }
+
+  /** The VR's body. When it settles, the parent receives `{ tag: 'river:exit', uuid, value | error }`. */
+  abstract main(...args: any[]): unknown;
+
+  /** Aborts when the engine asks this VR to stop (its VM is stopping); a `river:stop` message arrives too. */
+  get signal(): AbortSignal {
+    return this.#stopController.signal;
+  }
+
+  /** Sends `msg` to the VR named `dest`. The receiver sees `src` (this VR) and `dest` on it. */
+  send(dest: UUID, msg: Message): void {
+    if (typeof dest !== 'string' || dest === '') throw new TypeError('send: dest must be a VR UUID');
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+      throw new TypeError('send: a message is a record of attributes (a plain object)');
+    }
+    this.#link.send(dest, encode(msg));
+  }
+
+  /**
+   * Resolves with the oldest queued message that matches. With a literal `src` in the pattern, it
+   * rejects (VRExitedError, VRLostError, UnknownVRError) once that VR is gone and nothing from it
+   * matching is queued.
+   */
+  recv<M extends Message = Message>(selector?: Selector, options: RecvOptions = {}): Promise<Received<M>> {
+    const src = literalSrc(selector);
+    if (src === undefined) {
+      return this.#box.recv(selector, withSignal(options, this.#closedController.signal)) as Promise<Received<M>>;
+    }
+    const queued = this.#box.tryRecv(selector) as Received<M> | undefined;
+    if (queued !== undefined) return Promise.resolve(queued);
+    const gone = this.#gone.get(src);
+    if (gone) return Promise.reject(gone);
+    if (!this.#watched.has(src)) {
+      this.#watched.add(src);
+      this.#link.watch(src);
+    }
+    const controller = new AbortController();
+    let set = this.#waitingOn.get(src);
+    if (!set) this.#waitingOn.set(src, (set = new Set()));
+    set.add(controller);
+    const signals = [controller.signal, this.#closedController.signal];
+    if (options.signal) signals.push(options.signal);
+    return (this.#box.recv(selector, { timeoutMs: options.timeoutMs, signal: AbortSignal.any(signals) }) as Promise<Received<M>>)
+      .finally(() => {
+        set.delete(controller);
+        if (set.size === 0) this.#waitingOn.delete(src);
+      });
+  }
+
+  /** Takes the oldest matching message if one is queued. */
+  tryRecv<M extends Message = Message>(selector?: Selector): Received<M> | undefined {
+    return this.#box.tryRecv(selector) as Received<M> | undefined;
+  }
+
+  /** Looks at the oldest matching message without taking it. */
+  peek<M extends Message = Message>(selector?: Selector): Received<M> | undefined {
+    return this.#box.peek(selector) as Received<M> | undefined;
+  }
+
+  /** Number of queued messages. */
+  get pending(): number {
+    return this.#mailbox.size;
+  }
+
+  /** Finds VMs: static peers, mDNS, local child VMs, and the members each reports. */
+  discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
+    return this.#link.request<VMInfo[]>('discover', options);
+  }
+
+  /** Deploys `VRClass` (its source is shipped) or an extension's VR class by name on `vm`; resolves with the new VR's UUID. */
+  deploy(vm: VMInfo, vr: VRClass | string, ...args: unknown[]): Promise<UUID> {
+    return this.deployWith(vm, vr, { args });
+  }
+
+  /** `deploy` with options: lifetime, resource limits, timeout. */
+  async deployWith(vm: VMInfo, vr: VRClass | string, options: DeployOptions = {}): Promise<UUID> {
+    if (!vm || typeof vm.id !== 'string') throw new DeployError({ message: 'deploy: the first argument must be a VMInfo (from discover)' });
+    const request: PortDeployArgs = {
+      vm,
+      args: encode(options.args ?? []),
+      lifetime: options.lifetime ?? 'parent',
+      resourceLimits: options.resourceLimits,
+    };
+    if (typeof vr === 'string') request.extension = vr;
+    else request.source = classSource(vr);
+    return this.#link.request<UUID>('deploy', request, options.timeoutMs ?? 30_000);
+  }
+
+  /** Calls `onUp` for every VM found now and later, `onDown` when one goes away. */
+  async watchVMs(options: WatchVMsOptions, onUp: (info: VMInfo) => void, onDown: (info: VMInfo) => void = () => undefined): Promise<Stoppable> {
+    const subscription = await this.#link.request<number>('watch-vms', options);
+    this.#vmWatchers.set(subscription, { up: onUp, down: onDown });
+    return {
+      stop: async () => {
+        if (!this.#vmWatchers.delete(subscription)) return;
+        await this.#link.request('unwatch-vms', subscription).catch(() => undefined);
+      },
+    };
+  }
+
+  #deliver(src: UUID, body: Uint8Array): void {
+    let msg: Message;
+    try {
+      const value = decode(body);
+      msg = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Message) : { value };
+    } catch (error) {
+      msg = { tag: 'river:undecodable', error };
+    }
+    msg.src = src;
+    const tag = msg.tag;
+    if (tag === 'river:undeliverable') {
+      msg.error = reviveError(msg.error);
+      if (msg.message instanceof Uint8Array) {
+        try {
+          msg.message = decode(msg.message);
+        } catch {
+          // keep the bytes
+        }
+      }
+    } else {
+      msg.dest = this.uuid;
+      if (tag === 'river:exit' && msg.error !== undefined) msg.error = reviveError(msg.error);
+    }
+    this.#mailbox.put(msg);
+  }
+
+  #onGone(uuid: UUID, error: Error): void {
+    this.#gone.set(uuid, error);
+    const waiting = this.#waitingOn.get(uuid);
+    if (!waiting) return;
+    this.#waitingOn.delete(uuid);
+    for (const c of waiting) c.abort(error);
+  }
+
+  #onStop(): void {
+    this.#mailbox.put({ tag: 'river:stop', src: this.nodeId, dest: this.uuid });
+    this.#stopController.abort(new StoppedError({ message: 'this VR is being stopped (its VM is stopping)' }));
+  }
+}
+
+Object.defineProperty(VirtualResource.prototype, VR_MARKER, { value: true });
+
+function literalSrc(selector: unknown): UUID | undefined {
+  if (selector && typeof selector === 'object') {
+    const src = (selector as { src?: unknown }).src;
+    if (typeof src === 'string') return src;
+  }
+  return undefined;
+}
+
+function withSignal(options: RecvOptions, stop: AbortSignal): RecvOptions {
+  return { timeoutMs: options.timeoutMs, signal: options.signal ? AbortSignal.any([options.signal, stop]) : stop };
+}
+
+/** The source `deploy` ships: a class (native, bound and non-class functions fail clearly). */
+export function classSource(cls: unknown): string {
+  if (!isVRClass(cls)) throw new DeployError({ message: 'deploy: expected a class that extends VirtualResource, or an extension name' });
+  const source = Function.prototype.toString.call(cls);
+  if (!/^\s*class\b/.test(source) || /\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new DeployError({ message: `deploy: the source of ${(cls as { name?: string }).name || 'this class'} cannot be shipped (native or bound)` });
+  }
+  return source;
+}

@@ -1,0 +1,83 @@
+/**
+ * The initiator: runInitiator resolves with main's value; the engine runs in a worker so a
+ * CPU-bound main thread does not make the initiator look dead; local VMs through localCommand;
+ * watching for VMs that come and go; a disposed initiator fails pending receives.
+ */
+import { RiverError, VirtualResource, runInitiator, runInitiatorWith, startInitiator, type VMInfo } from '../src';
+import { CLI, eventually, startVm } from './fixtures/vm-process';
+import { Echo } from './fixtures/vrs';
+
+jest.setTimeout(60_000);
+
+class Main extends VirtualResource {
+  async main(a: number, b: number) {
+    return { sum: a + b, uuid: this.uuid, parent: this.parent };
+  }
+}
+
+test('runInitiator runs a VR on this thread and resolves with what main returns', async () => {
+  const r = await runInitiator(Main, 2, 3);
+  expect(r).toMatchObject({ sum: 5, parent: undefined });
+  expect(r.uuid).toMatch(/^[0-9a-f-]{36}$/);
+});
+
+test('runInitiatorWith: a networked initiator VR deploys and talks to VRs', async () => {
+  await using vm = await startVm();
+  class Pinger extends VirtualResource {
+    async main(): Promise<number> {
+      const [info] = await this.discover({ timeoutMs: 5000 });
+      const echo = await this.deploy(info!, Echo);
+      this.send(echo, { tag: 'ping', seq: 9 });
+      const pong = await this.recv({ src: echo, tag: 'pong' });
+      return pong.seq as number;
+    }
+  }
+  expect(await runInitiatorWith({ mdns: false, peers: [vm.address] }, Pinger)).toBe(9);
+});
+
+test('a CPU-bound main thread does not stall heartbeats: the VM keeps the initiator and its VRs', async () => {
+  await using vm = await startVm(['--peer-timeout', '1000']);
+  await using init = await startInitiator({ mdns: false, peers: [vm.address] });
+  const [info] = await init.discover({ timeoutMs: 5000 });
+  const echo = await init.deploy(info!, Echo);
+  const until = Date.now() + 2500;
+  while (Date.now() < until) {
+    // busy: no event loop turns on this thread for 2.5 s (> the VM's 1 s peer timeout)
+  }
+  init.send(echo, { tag: 'ping', seq: 1 });
+  expect(await init.recv({ src: echo, tag: 'pong' }, { timeoutMs: 10_000 })).toMatchObject({ seq: 1 });
+});
+
+test('local VMs through localCommand (how `trickle vm` is started)', async () => {
+  await using init = await startInitiator({ mdns: false, peers: [] });
+  const found = await init.discover({ local: 1, localCommand: [process.execPath, CLI, 'vm', '--slots', '3'] });
+  expect(found).toHaveLength(1);
+  expect(found[0]).toMatchObject({ slots: 3, host: '127.0.0.1' });
+});
+
+test('watchVMs reports VMs that appear later and those that go away', async () => {
+  await using a = await startVm(['--name', 'A']);
+  await using init = await startInitiator({ mdns: false });
+  const up: VMInfo[] = [];
+  const down: VMInfo[] = [];
+  const watch = await init.watchVMs({ peers: [a.address], intervalMs: 300 }, (i) => up.push(i), (i) => down.push(i));
+  try {
+    await eventually(() => up.some((i) => i.name === 'A'));
+    const b = await startVm(['--name', 'B', '--join', a.address]);
+    await eventually(() => up.some((i) => i.name === 'B'));
+    b.kill('SIGKILL');
+    await b.exited;
+    await eventually(() => down.some((i) => i.name === 'B'), 15_000);
+    expect(down.some((i) => i.name === 'A')).toBe(false);
+  } finally {
+    await watch.stop();
+  }
+});
+
+test('stop() fails pending receives instead of leaving them hanging', async () => {
+  const init = await startInitiator({ mdns: false });
+  const pending = init.recv({ tag: 'never' });
+  await init.stop();
+  await expect(pending).rejects.toSatisfy((e: unknown) => RiverError.isInstance(e));
+  await expect(init.discover()).rejects.toMatchObject({ code: 'RIVER_STOPPED' });
+});

@@ -1,4 +1,0 @@
-import * as sfm from '../src';
-test('package loads', () => {
-  expect(typeof sfm).toBe('object');
-});

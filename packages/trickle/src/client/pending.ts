@@ -1,0 +1,41 @@
+/**
+ * Requests sent on one session link and not yet answered, keyed by id. Owns the rule that when
+ * the link dies, every pending request fails (nothing is left hanging).
+ */
+export interface PendingEntry {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** What was asked, for messages: `foo()`, `names`, `new Stack()`. */
+  readonly remoteName: string;
+  /** Where it was asked (its stack becomes the local half of a RemoteError's stack). */
+  readonly site: Error | undefined;
+  /** Sent without anyone waiting (set, release): a failure is kept for the next awaited reply. */
+  readonly detached: boolean;
+  readonly kind: string;
+}
+
+export class PendingRequests {
+  private readonly entries = new Map<number, PendingEntry>();
+
+  add(id: number, entry: PendingEntry): void {
+    this.entries.set(id, entry);
+  }
+
+  /** Removes and returns the entry for `id` (undefined for an unknown or already answered id). */
+  take(id: number): PendingEntry | undefined {
+    const entry = this.entries.get(id);
+    if (entry) this.entries.delete(id);
+    return entry;
+  }
+
+  /** Fails every pending request with the error `errorFor` makes for it, and forgets them. */
+  failAll(errorFor: (entry: PendingEntry) => Error): void {
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    for (const entry of entries) entry.reject(errorFor(entry));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
