@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { generateKey, startInitiator } from '../src';
-import { CLI, startVm } from './fixtures/vm-process';
+import { CLI, eventually, startVm } from './fixtures/vm-process';
 import { Echo } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
@@ -13,8 +13,8 @@ jest.setTimeout(60_000);
 test('first line: host:port, id, and — without a key — loopback only', async () => {
   await using vm = await startVm(['--name', 'first', '--slots', '3']);
   expect(vm.firstLine).toMatch(/^river vm listening on 127\.0\.0\.1:\d+ \(id [0-9a-f-]{36}, name first, slots 3; no cluster key: listening on loopback only\)$/);
+  await eventually(() => vm.lines.some((l) => /mDNS advertisement off/.test(l)));
   expect(vm.lines.join('\n')).toMatch(/reach it: RIVER_PEERS=127\.0\.0\.1:\d+/);
-  expect(vm.lines.join('\n')).toMatch(/mDNS advertisement off/);
 });
 
 test('without a key, a non-loopback --host is refused with a clear error', () => {

@@ -6,7 +6,7 @@ import { toPredicate, type MessageGuard, type Pattern, type Selector } from './p
 import { ReceiverQueue, type Receiver } from './receiver-queue';
 
 export interface RecvOptions {
-  /** Reject with `TimeoutError` when no matching message arrived within this many ms. */
+  /** Reject with `TimeoutError` when no matching message arrived within this many ms (>= 0; `Infinity` or over 2^31 - 1: none). */
   readonly timeoutMs?: number;
   /** Reject with `signal.reason` when it aborts (at once if it already has). */
   readonly signal?: AbortSignal;
@@ -161,7 +161,8 @@ export class Mailbox {
       queued: false,
     };
     let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+    // Node fires longer timers at once, so a longer timeout (over 24 days) means none.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       timer = setTimeout(() => {
         if (this.receivers.remove(receiver)) reject(new TimeoutError(timeoutMs));
       }, timeoutMs);
@@ -181,3 +182,4 @@ export class Mailbox {
 }
 
 const noop = (): void => {};
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -357,6 +357,18 @@ describe('codec extensions', () => {
     expect(other.decode(bytes)).toMatchObject({ tag: 50001 });
   });
 
+  test('a class first written as plain data is hooked once a codec gets an extension for it', () => {
+    class Late {
+      constructor(readonly v: number) {}
+    }
+    expect(decode(encode(new Late(1)))).toEqual({ v: 1 });
+    const codec = new Codec({
+      extensions: [defineExtension({ tag: 50020, type: Late, encode: (l) => l.v, decode: (v) => new Late(Number(v)) })],
+    });
+    expect(codec.decode(codec.encode(new Late(2)))).toBeInstanceOf(Late);
+    expect(decode(encode(new Late(3)))).toEqual({ v: 3 });
+  });
+
   test('two codecs may give one class different tags', () => {
     const a = new Codec({ extensions: [pointExt] });
     const b = new Codec({ extensions: [{ ...pointExt, tag: 50100 }] });

@@ -133,6 +133,17 @@ describe('Mailbox: timeouts and aborts', () => {
     }
   });
 
+  test('a timeout too long for a Node timer means no timeout, not an immediate one', async () => {
+    const mb = new Mailbox();
+    const settled = jest.fn();
+    const waiting = mb.recv({}, { timeoutMs: 2 ** 40 }).then(settled, settled);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).not.toHaveBeenCalled();
+    mb.put({ late: true });
+    await waiting;
+    expect(settled).toHaveBeenCalledWith({ late: true });
+  });
+
   test('invalid timeoutMs rejects with RangeError', async () => {
     await expect(new Mailbox().recv({}, { timeoutMs: -1 })).rejects.toThrow(RangeError);
     await expect(new Mailbox().recv({}, { timeoutMs: Number.NaN })).rejects.toThrow(RangeError);

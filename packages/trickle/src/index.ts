@@ -1,7 +1,7 @@
 // @trickle/core — the public API.
 //
-// `connect()` (River discovery, local VMs) is added with @river/engine; until then, sessions
-// run in local worker threads through `connectWorkers(n)`, and any transport plugs in through
+// `connect()` discovers River VMs and opens a session on each; `connectWorkers(n)` runs sessions
+// in local worker threads (tests, development), and any transport plugs in through
 // `createVM(link)`.
 
 export { inject } from './inject';
@@ -14,7 +14,10 @@ export type { Chunk, WorkQueue } from './scheduling/work-queue';
 export { DynamicBalancer, schedulingDefaults } from './scheduling/balancer';
 export type { Balancer, WorkerSlot } from './scheduling/balancer';
 
-export { createVM, disconnect, release, vmInfo, isVM, sessionStats, vmList } from './vm';
+export { connect } from './connect';
+export type { ConnectOptions } from './connect';
+export { disconnectVMs as disconnect } from './connect';
+export { createVM, release, vmInfo, isVM, sessionStats, vmList } from './vm';
 export type { VMList } from './vm';
 export { WorkerLink, connectWorkers } from './worker-link';
 export type { WorkerLinkOptions } from './worker-link';

@@ -57,12 +57,18 @@ function prepare(items: readonly unknown[]): Array<{ name: string; code?: Return
   return prepared;
 }
 
+/** A list from `connect()` stays disposable (`await using`) through inject. */
+type DisposableOf<L> = L extends AsyncDisposable ? AsyncDisposable : unknown;
+
 /**
  * Injects into one VM, or into every VM of a list (in parallel). Resolves with the same handle(s),
  * typed with what the object arguments added: `(await inject(vms, { foo })).map((vm) => vm.foo(10))`
  * is `Promise<number>[]`.
  */
-export function inject<V, I extends readonly Injectable[]>(vms: readonly V[], ...items: I): Promise<WithInjected<V, I>[]>;
+export function inject<L extends readonly unknown[], I extends readonly Injectable[]>(
+  vms: L,
+  ...items: I
+): Promise<WithInjected<L[number], I>[] & DisposableOf<L>>;
 export function inject<V, I extends readonly Injectable[]>(vm: V, ...items: I): Promise<WithInjected<V, I>>;
 export async function inject(target: unknown, ...items: unknown[]): Promise<unknown> {
   const site = callSite(inject);

@@ -10,3 +10,5 @@ export { SessionClient } from './client/session-client';
 export { clientOf } from './vm';
 export { createWireCodec, TRICKLE_TAGS } from './values/wire';
 export * from './protocol';
+export { trickleExtensions, trickleCliPath } from './river/extension';
+export { RAI_EXTENSION } from './river/tags';

@@ -43,4 +43,10 @@ export interface SessionLink {
   listen(listener: LinkListener): void;
   /** Ends the session: the VM side drops the namespace and everything in it. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: keep the process alive (`ref`) while requests are outstanding, and let it end
+   * (`unref`) when the session is idle, so a program ends without an explicit disconnect.
+   */
+  ref?(): void;
+  unref?(): void;
 }

@@ -132,6 +132,23 @@ export class Initiator extends VirtualResource {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+
+  /**
+   * Lets the process end while the engine is still running (like `Worker.unref()`). A library
+   * that needs the engine only while it has requests outstanding — Trickle — unrefs it when idle,
+   * so a program ends without an explicit disconnect; `ref()` undoes it.
+   */
+  unref(): void {
+    const s = sessions.get(this);
+    s?.worker.unref();
+    s?.port.unref?.();
+  }
+
+  ref(): void {
+    const s = sessions.get(this);
+    s?.worker.ref();
+    s?.port.ref?.();
+  }
 }
 
 /** Starts an initiator: an engine worker and an {@link Initiator} VR on this thread. */

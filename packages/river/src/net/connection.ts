@@ -3,7 +3,7 @@
  * frames in both directions and heartbeats. It knows nothing of routing: the owner (the peer
  * table) gets `open`, `frame` and `close` callbacks.
  */
-import { FrameDecoder, encodeFrame } from '@river/sfm';
+import { RawFrameDecoder, decode, encodeFrame } from '@river/sfm';
 
 import { Handshake, type PeerHello } from '../auth/handshake';
 import { HandshakeError } from '../errors/handshake-error';
@@ -12,6 +12,7 @@ import { ProtocolError } from '../errors/protocol-error';
 import { RiverError } from '../errors/river-error';
 import { FrameKind, parseFrame, type ByeReason, type Frame, type NodeRole } from '../protocol';
 import type { VMInfo } from '../vm-info';
+import { decodeRoutePayload, encodeRouteFrame } from './route-codec';
 import type { Transport } from './transport';
 
 /** Frames larger than this are refused before the peer is authenticated. */
@@ -62,7 +63,7 @@ let nextConnectionId = 1;
 export class Connection {
   readonly id = nextConnectionId++;
   state: ConnectionState;
-  private decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES });
+  private decoder = new RawFrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES });
   private decoderUpgraded = false;
   private peerHello: PeerHello | undefined;
   private outgoing: Uint8Array[] = [];
@@ -111,7 +112,7 @@ export class Connection {
   /** Queues a frame; every frame of one tick goes out in one write. */
   send(frame: Frame): void {
     if (this.state.kind === 'closed' || this.state.kind === 'draining') return;
-    this.outgoing.push(encodeFrame(frame));
+    this.outgoing.push(frame[0] === FrameKind.ROUTE ? encodeRouteFrame(frame[1], frame[2], frame[3], frame[4]) : encodeFrame(frame));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -190,9 +191,9 @@ export class Connection {
   private onData(chunk: Uint8Array): void {
     if (this.state.kind === 'closed') return;
     this.lastRecv = this.now();
-    let values: unknown[];
+    let payloads: Uint8Array[];
     try {
-      values = this.decoder.push(chunk);
+      payloads = this.decoder.push(chunk);
     } catch (error) {
       this.fail(
         RiverError.isInstance(error)
@@ -201,13 +202,17 @@ export class Connection {
       );
       return;
     }
-    for (const value of values) {
+    for (const payload of payloads) {
       if ((this.state as ConnectionState).kind === 'closed') return;
       let frame: Frame;
       try {
-        frame = parseFrame(value);
+        frame = decodeRoutePayload(payload) ?? parseFrame(decode(payload));
       } catch (error) {
-        this.fail(error as RiverError);
+        this.fail(
+          RiverError.isInstance(error)
+            ? error
+            : new ProtocolError({ message: `undecodable frame from peer: ${(error as Error)?.message ?? String(error)}`, cause: error }),
+        );
         return;
       }
       this.onFrame(frame);
@@ -230,7 +235,7 @@ export class Connection {
         // The peer is authenticated and is now waiting on us, so the small pre-auth decoder holds
         // no partial frame: switch to the full frame size.
         this.decoderUpgraded = true;
-        this.decoder = new FrameDecoder({ maxFrameBytes: this.options.maxFrameBytes });
+        this.decoder = new RawFrameDecoder({ maxFrameBytes: this.options.maxFrameBytes });
       }
       if (step.done) {
         this.peerHello = step.done;

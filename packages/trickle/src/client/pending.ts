@@ -17,14 +17,21 @@ export interface PendingEntry {
 export class PendingRequests {
   private readonly entries = new Map<number, PendingEntry>();
 
+  /** `onBusy(true)` when the first request is added, `onBusy(false)` when the last one leaves. */
+  constructor(private readonly onBusy: (busy: boolean) => void = () => undefined) {}
+
   add(id: number, entry: PendingEntry): void {
     this.entries.set(id, entry);
+    if (this.entries.size === 1) this.onBusy(true);
   }
 
   /** Removes and returns the entry for `id` (undefined for an unknown or already answered id). */
   take(id: number): PendingEntry | undefined {
     const entry = this.entries.get(id);
-    if (entry) this.entries.delete(id);
+    if (entry) {
+      this.entries.delete(id);
+      if (this.entries.size === 0) this.onBusy(false);
+    }
     return entry;
   }
 
@@ -32,6 +39,7 @@ export class PendingRequests {
   failAll(errorFor: (entry: PendingEntry) => Error): void {
     const entries = [...this.entries.values()];
     this.entries.clear();
+    if (entries.length > 0) this.onBusy(false);
     for (const entry of entries) entry.reject(errorFor(entry));
   }
 

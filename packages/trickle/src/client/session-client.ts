@@ -45,7 +45,9 @@ export class SessionClient implements ProxyHost {
   readonly handle: object;
   private state: LinkState = { kind: 'open' };
   private nextId = 1;
-  private readonly pending = new PendingRequests();
+  // While requests are outstanding the link keeps the process alive; when idle it lets the
+  // program end without an explicit disconnect.
+  private readonly pending = new PendingRequests((busy) => (busy ? this.link.ref?.() : this.link.unref?.()));
   /** The first failure of a detached request, waiting for the next awaited reply. */
   private deferred: { id: number; error: Error } | undefined;
   private readonly codec: WireCodec;

@@ -8,6 +8,7 @@
  * source): VMs that appear join, VMs that go away get no more work. Re-issuing the outstanding
  * chunks of a VM that died is not done yet: its failure fails the run.
  */
+import { defaultProgress } from './progress';
 import { resolveCallee, type Callee } from '../fork-join';
 import type { PathKey } from '../protocol';
 import type { Returned, VM } from '../types';
@@ -65,13 +66,16 @@ class WorkRun<W> {
   private stopped = false;
   private wake: (() => void) | undefined;
   private done = 0;
+  private readonly onProgress: ((progress: Progress) => void) | undefined;
 
   constructor(
     private readonly fn: Callee,
     private readonly queue: WorkQueue<W>,
     private readonly balancer: Balancer,
     private readonly options: ForkWorkOptions<W>,
-  ) {}
+  ) {
+    this.onProgress = options.onProgress ?? defaultProgress();
+  }
 
   addVM(vm: VM): void {
     if (this.slots.some((slot) => slot.vm === vm)) return;
@@ -127,7 +131,7 @@ class WorkRun<W> {
           if (this.options.ordered) this.byIndex.set(chunk.index, value);
           else this.completed.push({ index: chunk.index, value });
           try {
-            this.options.onProgress?.({ done: this.done, total: this.queue.total });
+            this.onProgress?.({ done: this.done, total: this.queue.total });
           } catch (error) {
             this.fail(error);
             return;

@@ -1,5 +1,5 @@
 /**
- * Trickle's entries in the SFM codec's extension registry. Tags 41060–41099 are Trickle's block
+ * Trickle's entries in the SFM codec's extension registry. Tags 1260–1299 are Trickle's block
  * (see @river/sfm `extensions.ts` and docs/protocol.md).
  *
  * The same three marker classes are written by both ends; what a marker *decodes to* depends on
@@ -13,11 +13,11 @@ import { CodeRef, RemoteRef, TargetRef } from './markers';
 
 export const TRICKLE_TAGS = {
   /** RemoteRef: `[id, type]`. */
-  remoteRef: 41060,
+  remoteRef: 1260,
   /** TargetRef: `[ref | null, path]`. */
-  targetRef: 41061,
+  targetRef: 1261,
   /** CodeRef: a CodeDescription. */
-  codeRef: 41062,
+  codeRef: 1262,
 } as const;
 
 export interface WireHooks {

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * The `trickle` command:
+ *   trickle vm [options]                 a River VM with the Trickle extension loaded
+ *   trickle run script.(js|ts) [args]    run an initiator program with Trickle's globals
+ *   trickle ls [options]                 list the VMs discovery finds
+ *   trickle keygen [--out FILE] [--force] write a cluster key file
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultKeyFilePath, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
+import * as trickle from './index';
+import { trickleExtensions } from './river/extension';
+import { setDefaultProgress, terminalProgressBar } from './scheduling/progress';
+
+const USAGE = `usage: trickle <command> [options]
+
+Commands:
+  vm              start a Trickle VM (a River VM with the Trickle extension)
+  run SCRIPT ...  run a JavaScript or TypeScript initiator program
+  ls              list the VMs that discovery finds
+  keygen          write a cluster key file
+
+Run 'trickle <command> --help' for a command's options.
+
+Environment: TRICKLE_PEERS=host:port,...  TRICKLE_KEY / TRICKLE_KEY_FILE  TRICKLE_LOCAL=n
+             TRICKLE_MDNS=off  TRICKLE_MDNS_INTERFACE=name|address   (the RIVER_ names work too)
+`;
+
+const RUN_USAGE = `usage: trickle run SCRIPT.(js|ts) [args...]
+
+Runs SCRIPT as a Trickle initiator. TypeScript runs directly. These are globals in SCRIPT:
+  connect, inject, fork, forkAll, forkEach, join, joinAny, forkWork, forkGen, disconnect, release
+connect() prints '[trickle: discovered N VMs]' on stderr; forkWork shows a progress bar on a
+terminal. process.argv is [node, SCRIPT, ...args].
+`;
+
+const LS_USAGE = `usage: trickle ls [--timeout MS] [--peers host:port,...] [--local N] [--json]
+
+Lists the VMs that discovery finds (mDNS, static peers, membership).
+`;
+
+const KEYGEN_USAGE = `usage: trickle keygen [--out FILE] [--force]
+
+Writes a new random cluster key (mode 0600) to FILE (default: ${defaultKeyFilePath()}).
+Start VMs with 'trickle vm --key-file FILE' and initiators with TRICKLE_KEY_FILE=FILE.
+`;
+
+/** TRICKLE_X falls back to RIVER_X: River reads the RIVER_ names. */
+function mapEnvironment(): void {
+  for (const name of ['KEY', 'KEY_FILE', 'PEERS', 'MDNS', 'MDNS_INTERFACE']) {
+    const value = process.env[`TRICKLE_${name}`];
+    if (value !== undefined && value !== '') process.env[`RIVER_${name}`] = value;
+  }
+}
+
+const GLOBALS = ['connect', 'inject', 'fork', 'forkAll', 'forkEach', 'join', 'joinAny', 'forkWork', 'forkGen', 'disconnect', 'release'] as const;
+
+function run(argv: string[]): number {
+  const [script, ...args] = argv;
+  if (script === undefined || script === '--help' || script === '-h') {
+    process.stdout.write(RUN_USAGE);
+    return script === undefined ? 2 : 0;
+  }
+  const path = resolve(script);
+  if (!existsSync(path)) {
+    process.stderr.write(`trickle run: no such file: ${script}\n`);
+    return 2;
+  }
+  if (/\.[cm]?tsx?$/.test(path)) {
+    // tsx compiles TypeScript on the fly (esbuild); injected functions may then carry esbuild's
+    // __name helper, which the VMs provide.
+    (require('tsx/cjs/api') as { register(): void }).register();
+  }
+  process.env.TRICKLE_ANNOUNCE = '1';
+  if (process.stderr.isTTY) setDefaultProgress(() => terminalProgressBar(process.stderr));
+  for (const name of GLOBALS) (globalThis as Record<string, unknown>)[name] = trickle[name];
+  process.argv = [process.argv[0]!, path, ...args];
+  require(path);
+  return -1; // the script's own event loop decides when the process ends
+}
+
+async function ls(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      timeout: { type: 'string' },
+      peers: { type: 'string' },
+      local: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(LS_USAGE);
+    return 0;
+  }
+  const initiator = await startInitiator({});
+  try {
+    const vms = await initiator.discover({
+      timeoutMs: values.timeout ? Number(values.timeout) : 1500,
+      peers: values.peers ?? process.env.RIVER_PEERS,
+      local: values.local ? Number(values.local) : undefined,
+    });
+    if (values.json) process.stdout.write(`${JSON.stringify(vms, null, 2)}\n`);
+    else if (vms.length === 0) process.stdout.write('no VMs found\n');
+    else for (const vm of vms) process.stdout.write(`${vm.host}:${vm.port}\t${vm.name}\tslots=${vm.slots}\tid=${vm.id}\tv${vm.version}\n`);
+    return 0;
+  } finally {
+    await initiator.stop();
+  }
+}
+
+async function keygen(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(KEYGEN_USAGE);
+    return 0;
+  }
+  const path = resolve(values.out ?? defaultKeyFilePath());
+  await writeKeyFile(path, undefined, { force: values.force });
+  process.stdout.write(`wrote a new cluster key to ${path}\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  mapEnvironment();
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'vm':
+        await runVmCli(rest, { extensions: trickleExtensions(), programName: 'trickle' });
+        return -1; // runs until SIGINT/SIGTERM
+      case 'run':
+        return run(rest);
+      case 'ls':
+        return await ls(rest);
+      case 'keygen':
+        return await keygen(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`trickle: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    process.stderr.write(`trickle ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exitCode = code;
+  });
+}
