@@ -20,7 +20,7 @@ class Foo {
 }
 
 async function main() {
-  await using vms = await inject(await connect(), { table }, find, Foo);
+  await using vms = await inject(await connect(), { table, find, Foo });
   // The injected objects are copies living on every VM; read them back through any handle.
   console.log(await vms[0].table);
   console.log(await vms[0].find('Greg', ['Alex', 'Sami', 'Greg']));

@@ -48,7 +48,9 @@ async function main(argv: string[]) {
   const final = mergecounts(rlist);
   const ftime = performance.now();
   console.log(`${(ftime - stime) / 1000} seconds`);
-  console.log(`${final.size} unique words, ${[...final.values()].reduce((a, b) => a + b, 0)} words`);
+  console.log(`${files.length} files, ${[...final.values()].reduce((a, b) => a + b, 0)} words, ${final.size} unique`);
+  const top = [...final].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5);
+  console.log('most frequent:', top.map(([w, c]) => `${w} ${c}`).join(', '));
 }
 
 main(process.argv.slice(2));

@@ -205,9 +205,11 @@ export type ToEngine =
   /** `main` settled (worker VRs); the VR already sent `river:exit` to its parent. */
   | [3]
   /** A worker VR evaluated its class and constructed itself (`null`), or could not (the error). */
-  | [4, WireError | null];
+  | [4, WireError | null]
+  /** On the port only: a run of sends packed into one transferred buffer (see port-batch.ts). */
+  | [5, Uint8Array];
 
-export const ToEngineKind = { SEND: 0, REQUEST: 1, WATCH: 2, EXIT: 3, STARTED: 4 } as const;
+export const ToEngineKind = { SEND: 0, REQUEST: 1, WATCH: 2, EXIT: 3, STARTED: 4, PACKED: 5 } as const;
 
 /** Engine → VR. */
 export type ToVR =
@@ -220,9 +222,11 @@ export type ToVR =
   /** The engine is stopping: finish up. */
   | [3]
   /** Watch-VMs event: `[4, subscription, 'up' | 'down', VMInfo]`. */
-  | [4, number, 'up' | 'down', VMInfo];
+  | [4, number, 'up' | 'down', VMInfo]
+  /** On the port only: a run of messages packed into one transferred buffer (see port-batch.ts). */
+  | [5, Uint8Array];
 
-export const ToVRKind = { MESSAGE: 0, RESPONSE: 1, GONE: 2, STOP: 3, VM_EVENT: 4 } as const;
+export const ToVRKind = { MESSAGE: 0, RESPONSE: 1, GONE: 2, STOP: 3, VM_EVENT: 4, PACKED: 5 } as const;
 
 /** Requests a VR makes of its engine. */
 export type PortOp = 'deploy' | 'discover' | 'watch-vms' | 'unwatch-vms' | 'info';

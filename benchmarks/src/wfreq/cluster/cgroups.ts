@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { pidAlive, safeKill, sleep, sleepSync } from './exec';
 
 export const CPU_PERIOD_US = 100_000;
+/** Maximum CPU weight of a group: v1 cpu.shares (default 1024), v2 cpu.weight (default 100). */
+export const MAX_SHARES_V1 = 262_144;
+export const MAX_WEIGHT_V2 = 10_000;
 
 export interface CpuController {
   version: 1 | 2;
@@ -161,7 +164,13 @@ export class CgroupSet {
     this.dir = join(controller.mount, name);
   }
 
-  static create(controller: CpuController, name: string): CgroupSet {
+  /**
+   * Creates the parent group. With `priority`, the parent gets the maximum CPU weight, so that
+   * other work on the host (in groups of default weight) cannot eat into the machines' shares:
+   * a quota is only a cap, the weight is what makes it a guarantee under contention. The quotas
+   * of the children still cap the cluster as a whole.
+   */
+  static create(controller: CpuController, name: string, priority = true): CgroupSet {
     const set = new CgroupSet(controller, name);
     mkdirSync(set.dir);
     try {
@@ -171,6 +180,9 @@ export class CgroupSet {
         const rootCtl = join(controller.mount, 'cgroup.subtree_control');
         if (!(readText(rootCtl) ?? '').split(/\s+/).includes('cpu')) writeFileSync(rootCtl, '+cpu');
         writeFileSync(join(set.dir, 'cgroup.subtree_control'), '+cpu');
+        if (priority) writeFileSync(join(set.dir, 'cpu.weight'), String(MAX_WEIGHT_V2));
+      } else if (priority) {
+        writeFileSync(join(set.dir, 'cpu.shares'), String(MAX_SHARES_V1));
       }
     } catch (err) {
       removeGroupSync(set.dir);
@@ -199,6 +211,12 @@ export class CgroupSet {
     const dir = this.children.get(name);
     if (!dir) throw new Error(`no cgroup ${name} in ${this.dir}`);
     return join(dir, 'cgroup.procs');
+  }
+
+  /** The parent's CPU weight, as written in the kernel's files. */
+  weightText(): string {
+    if (this.controller.version === 2) return `cpu.weight = ${(readText(join(this.dir, 'cpu.weight')) ?? '?').trim()}`;
+    return `cpu.shares = ${(readText(join(this.dir, 'cpu.shares')) ?? '?').trim()}`;
   }
 
   /** The quota actually in force for child `name`, as written in the kernel's files. */

@@ -298,7 +298,7 @@ export class Cluster implements AsyncDisposable {
       this.share === undefined
         ? 'no CPU quotas'
         : `${this.share} of a core each (${Math.round(this.share * CPU_PERIOD_US)} µs per ${CPU_PERIOD_US} µs period), ` +
-          `${(this.share * machines).toFixed(2)} cores for all ${machines} of ${hostCpus}`;
+          `${(this.share * machines).toFixed(2)} cores for all ${machines} machines together, of the host's ${hostCpus}`;
     return {
       kind: this.kind,
       id: this.id,
@@ -314,6 +314,9 @@ export class Cluster implements AsyncDisposable {
       text:
         `Simulated cluster: the initiator and up to ${this.slots.length} VMs, each a real process in its own network namespace ` +
         `on a private bridge (${SUBNET}.0/24, reachable from nothing else), each with an equal CPU share through ${quota}: ${shareText}. ` +
+        (this.share !== undefined
+          ? `The cluster's parent cgroup has the maximum CPU weight (${this.cgroups!.weightText()}), so other work on the host cannot eat into the shares; the quotas cap the cluster as a whole. `
+          : '') +
         `Links: ${this.shaping}.`,
     };
   }

@@ -21,6 +21,7 @@ import { LocalVMs } from '../discovery/local';
 import { browse } from '../discovery/mdns';
 import { mdnsEnabled, mdnsInterface, peersFrom } from '../discovery/sources';
 import { VRHost, type VREnd } from '../host/vr-host';
+import { unpackEntries } from '../port-batch';
 import { PeerTable, addressKey, type Peer, type PeerAddress } from '../net/peers';
 import {
   FrameKind,
@@ -285,6 +286,9 @@ export class Engine {
       switch (item[0]) {
         case ToEngineKind.SEND:
           this.router.route(vr.uuid, item[1], item[2], item[3] ?? 0);
+          break;
+        case ToEngineKind.PACKED:
+          unpackEntries(item[1], (dest, body, flags) => this.router.route(vr.uuid, dest, body, flags));
           break;
         case ToEngineKind.REQUEST: {
           const [, id, op, args] = item;

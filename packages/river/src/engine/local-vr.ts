@@ -1,10 +1,11 @@
 import type { Worker } from 'node:worker_threads';
 
+import { packOutbox } from '../port-batch';
 import type { Lifetime, ToEngine, ToVR, UUID } from '../protocol';
 
 /** The engine end of a VR's port: a `Worker` (VR in a worker thread) or a `MessagePort` (initiator VR). */
 export interface PortLike {
-  postMessage(value: unknown): void;
+  postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
 }
 
@@ -53,8 +54,9 @@ export class LocalVR {
     const items = this.outbox;
     if (items.length === 0) return;
     this.outbox = [];
+    const packed = packOutbox(items);
     try {
-      this.port.postMessage(items);
+      this.port.postMessage(packed.items, packed.transfer);
     } catch {
       // The worker is gone; its exit handler reports it.
     }

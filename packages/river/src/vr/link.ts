@@ -4,13 +4,14 @@
  * all fail when the link closes.
  */
 import { PendingRequests } from '../engine/pending';
+import { packOutbox, unpackEntries } from '../port-batch';
 import { StoppedError } from '../errors/stopped-error';
 import { fromWireError, type WireError } from '../errors/wire';
 import { ToEngineKind, ToVRKind, type PortOp, type ToEngine, type ToVR, type UUID } from '../protocol';
 import type { VMInfo } from '../vm-info';
 
 export interface LinkPort {
-  postMessage(value: unknown): void;
+  postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
   off?(event: 'message', listener: (value: unknown) => void): unknown;
   close?(): void;
@@ -95,9 +96,9 @@ export class EngineLink {
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.outbox.length === 0 || this.closedWith) return;
-    const items = this.outbox;
+    const packed = packOutbox(this.outbox);
     this.outbox = [];
-    this.port.postMessage(items);
+    this.port.postMessage(packed.items, packed.transfer);
   };
 
   private receive(items: ToVR[]): void {
@@ -106,6 +107,9 @@ export class EngineLink {
       switch (item[0]) {
         case ToVRKind.MESSAGE:
           h?.message(item[1], item[2]);
+          break;
+        case ToVRKind.PACKED:
+          if (h) unpackEntries(item[1], (src, body) => h.message(src, body));
           break;
         case ToVRKind.RESPONSE:
           this.requests.settle(item[1], item[2], item[2] ? item[3] : fromWireError(item[3] as WireError));

@@ -1,0 +1,267 @@
+// The cluster honesty check: do equal CPU shares really hold?
+//
+//   node dist/wfreq/cluster/check.js [--share 0.2] [--vms 1,2,4,8] [--cpu-ms 600] [--rounds 2]
+//        [--out benchmarks/results/cluster-check.md] [--no-contrast]
+//
+// Builds the simulated cluster, starts test VMs (cluster/test-vm.ts) in their namespaces and
+// cgroups, and from the initiator's namespace asks 1, 2, 4, 8 of them at once to do the same fixed
+// CPU-bound job. If each machine really gets `share` of a core whatever the others do, the wall
+// time per job stays constant (≈ CPU time / share) as the number of busy machines grows — so 8
+// VMs are honestly 8 times the compute of 1. A contrast run without quotas shows what happens
+// otherwise (the processes fight over the host's cores). Also checks that multicast from the
+// initiator reaches every VM across the bridge, and that the host's own network namespace gains
+// no interface. Writes a Markdown report.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { checkKnown, listFlag, numberFlag, parseArgs, stringFlag } from '../args';
+import { commitInfo, describeMachine, machineInfo, median } from '../machine';
+import { compiledEntry, RESULTS_DIR } from '../paths';
+import { createCluster, DEFAULT_SHARE, type Cluster } from './cluster';
+import { installSignalHandlers } from './cleanup';
+import type { ProbeReport } from './probe-client';
+import { timedBurn } from './test-vm';
+
+export interface CheckRow {
+  processes: number;
+  quotas: boolean;
+  /** Mean CPU time per process, ms. */
+  cpuMs: number;
+  /** Median over processes (and rounds) of each process's wall time for the job, ms. */
+  wallMs: number;
+  maxWallMs: number;
+  /** CPU time / share: what the wall time should be if the share holds. */
+  expectedWallMs?: number;
+  /** wallMs / wallMs of the 1-process row of the same kind. */
+  slowdown: number;
+}
+
+export interface CheckResult {
+  share: number | undefined;
+  iterations: number;
+  calibrationCpuMs: number;
+  rows: CheckRow[];
+  multicast: { expected: number; answered: number };
+  holds: boolean;
+  verdict: string;
+  clusterText: string;
+  hostLinksBefore: string[];
+  hostLinksDuring: string[];
+}
+
+function hostLinks(): string[] {
+  try {
+    return readdirSync('/sys/class/net').sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Iterations of `burn` that take about `cpuMs` of CPU here, unrestricted. */
+function calibrate(cpuMs: number): { iterations: number; measuredCpuMs: number } {
+  let iterations = 5_000_000;
+  let t = timedBurn(iterations).cpuMs;
+  while (t < 50 && iterations < 2e9) {
+    iterations *= 4;
+    t = timedBurn(iterations).cpuMs;
+  }
+  iterations = Math.round((iterations * cpuMs) / Math.max(t, 1));
+  const samples = [timedBurn(iterations).cpuMs, timedBurn(iterations).cpuMs, timedBurn(iterations).cpuMs];
+  return { iterations, measuredCpuMs: Math.min(...samples) };
+}
+
+async function probe(cluster: Cluster, targets: string[], extra: string[]): Promise<ProbeReport> {
+  const r = await cluster.runInitiator([process.execPath, compiledEntry('cluster/probe-client'), '--targets', targets.join(','), ...extra], {
+    timeoutMs: 300_000,
+  });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !last.startsWith('{')) throw new Error(`probe client failed (${r.signal ?? r.code}): ${r.stderr.trim()}`);
+  return JSON.parse(last) as ProbeReport;
+}
+
+export interface CheckOptions {
+  share?: number;
+  vms?: number[];
+  cpuMs?: number;
+  rounds?: number;
+  contrast?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function runCheck(options: CheckOptions = {}): Promise<CheckResult> {
+  const log = options.log ?? (() => undefined);
+  const share = options.share ?? DEFAULT_SHARE;
+  const ks = options.vms ?? [1, 2, 4, 8];
+  const rounds = options.rounds ?? 2;
+  const maxK = Math.max(...ks);
+  log(`calibrating a ${options.cpuMs ?? 600} ms CPU job …`);
+  const cal = calibrate(options.cpuMs ?? 600);
+  log(`  ${cal.iterations} iterations ≈ ${cal.measuredCpuMs.toFixed(0)} ms CPU unrestricted`);
+  const hostLinksBefore = hostLinks();
+  const cluster = await createCluster({ slots: maxK, share, log });
+  try {
+    const clusterText = cluster.describe().text;
+    log(clusterText);
+    const hostLinksDuring = hostLinks();
+    const rows: CheckRow[] = [];
+    const vmArgv = (s: { host: string; port: number; name: string }) => ({
+      argv: [process.execPath, compiledEntry('cluster/test-vm'), '--host', s.host, '--port', String(s.port), '--name', s.name, ...(cluster.kind === 'netns' ? ['--mcast'] : [])],
+    });
+
+    const measure = async (quotas: boolean, counts: number[], roundsHere: number) => {
+      const vms = await cluster.startVms(maxK, vmArgv, { quota: quotas });
+      const out: CheckRow[] = [];
+      for (const k of counts) {
+        const walls: number[] = [];
+        const cpusMs: number[] = [];
+        for (let r = 0; r < roundsHere; r++) {
+          log(`  ${quotas ? 'with quotas' : 'NO quotas'}: ${k} process${k > 1 ? 'es' : ''} at once, round ${r + 1}/${roundsHere}`);
+          const rep = await probe(cluster, vms.slice(0, k).map((v) => v.address), ['--burn', String(cal.iterations)]);
+          for (const b of rep.burns) {
+            walls.push(b.wallMs);
+            cpusMs.push(b.cpuMs);
+          }
+        }
+        const cpuMs = cpusMs.reduce((a, b) => a + b, 0) / cpusMs.length;
+        const wallMs = median(walls);
+        out.push({
+          processes: k,
+          quotas,
+          cpuMs,
+          wallMs,
+          maxWallMs: Math.max(...walls),
+          ...(quotas && cluster.share ? { expectedWallMs: cpuMs / cluster.share } : {}),
+          slowdown: NaN,
+        });
+      }
+      const base = out.find((r) => r.processes === Math.min(...counts))!.wallMs;
+      for (const r of out) r.slowdown = r.wallMs / base;
+      return { out, vms };
+    };
+
+    const withQuotas = await measure(cluster.quotas, ks, rounds);
+    rows.push(...withQuotas.out);
+
+    let multicast = { expected: 0, answered: 0 };
+    if (cluster.kind === 'netns') {
+      const rep = await probe(cluster, withQuotas.vms.map((v) => v.address), ['--mcast-from', cluster.initiatorHost, '--expect', String(maxK)]);
+      multicast = { expected: maxK, answered: rep.mcast.length };
+      log(`  multicast probe from the initiator answered by ${rep.mcast.length}/${maxK} VMs`);
+    }
+    if (options.contrast !== false && cluster.quotas) {
+      rows.push(...(await measure(false, [Math.min(...ks), maxK], 1)).out);
+    }
+    await cluster.stopVms();
+
+    const quotaRows = rows.filter((r) => r.quotas);
+    const worst = Math.max(...quotaRows.map((r) => r.maxWallMs / quotaRows[0]!.wallMs));
+    const holds = cluster.quotas && worst <= 1.2 && multicast.answered === multicast.expected;
+    const verdict = !cluster.quotas
+      ? `NOT SHOWN: no CPU quotas here (${cluster.fallbackReason}); speedups above the host's core count cannot be shown.`
+      : holds
+        ? `HOLDS: with ${maxK} machines busy at once, every job took at most ${worst.toFixed(2)}× the time it took alone — each machine gets its ${share}-core share whatever the others do.`
+        : `DOES NOT HOLD: the slowest job with several machines busy took ${worst.toFixed(2)}× the time it took alone (limit 1.2×)` +
+          (multicast.answered !== multicast.expected ? `; multicast reached ${multicast.answered}/${multicast.expected} VMs` : '') +
+          '. The host may be busy with other work (see load average).';
+    return {
+      share: cluster.share,
+      iterations: cal.iterations,
+      calibrationCpuMs: cal.measuredCpuMs,
+      rows,
+      multicast,
+      holds,
+      verdict,
+      clusterText,
+      hostLinksBefore,
+      hostLinksDuring,
+    };
+  } finally {
+    await cluster.dispose();
+  }
+}
+
+export function renderCheck(result: CheckResult, meta: { command: string; date: string; loadBefore: number; loadAfter: number }): string {
+  const m = machineInfo();
+  const c = commitInfo();
+  const f = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
+  const lines = [
+    '# Cluster honesty check',
+    '',
+    'Does each simulated machine really get an equal, fixed CPU share? The same fixed CPU-bound job runs in 1, 2, 4 and 8',
+    'VM processes at once (each in its own network namespace and cgroup, driven over the bridge from the initiator\'s',
+    'namespace). If the shares hold, the wall time per job stays constant as more machines are busy — 8 VMs are 8× the',
+    'compute of 1 even though the host has only a few cores — so speedups measured on this cluster are honest.',
+    '',
+    `- Date: ${meta.date}`,
+    `- Machine: ${describeMachine(m)}; 1-min load average ${meta.loadBefore.toFixed(2)} before, ${meta.loadAfter.toFixed(2)} after (other work on the host shows up here)`,
+    `- Commit: ${c.commit}${c.dirty ? ' (with uncommitted changes)' : ''}`,
+    `- Command: \`${meta.command}\``,
+    `- ${result.clusterText}`,
+    `- Job: ${result.iterations.toLocaleString('en-US')} iterations of a fixed integer loop ≈ ${result.calibrationCpuMs.toFixed(0)} ms of CPU when run unrestricted.`,
+    '',
+    '| processes at once | CPU quota each | CPU per job | wall per job (median) | slowest job | expected wall (CPU ÷ share) | wall vs 1 process |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+    ...result.rows.map(
+      (r) =>
+        `| ${r.processes} | ${r.quotas ? `${result.share} core` : 'none'} | ${f(r.cpuMs)} | ${f(r.wallMs)} | ${f(r.maxWallMs)} | ${f(r.expectedWallMs)} | ${r.slowdown.toFixed(2)}× |`,
+    ),
+    '',
+    `**Verdict: ${result.verdict}**`,
+    '',
+  ];
+  if (result.rows.some((r) => !r.quotas)) {
+    lines.push(
+      'The rows without a quota are the contrast: the same processes without cgroup limits compete for the host\'s cores,',
+      'so their wall time grows with the number of processes once they outnumber the cores.',
+      '',
+    );
+  }
+  if (result.multicast.expected > 0) {
+    lines.push(
+      `Multicast: a probe multicast from the initiator (${'239.255.70.70'}, TTL 1, sent from its bridge address) was answered by ` +
+        `${result.multicast.answered} of ${result.multicast.expected} VMs across the bridge.`,
+      '',
+    );
+  }
+  lines.push(
+    `Isolation: the host's own network namespace had the interfaces [${result.hostLinksBefore.join(', ')}] before and ` +
+      `[${result.hostLinksDuring.join(', ')}] while the cluster existed — the bridge and veths live only in the cluster's namespaces.`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+async function cli(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['share', 'vms', 'cpu-ms', 'rounds', 'out']);
+  checkKnown(args, ['share', 'vms', 'cpu-ms', 'rounds', 'out', 'no-contrast', 'help']);
+  if (args.flags.has('help')) {
+    console.log('usage: node dist/wfreq/cluster/check.js [--share 0.2] [--vms 1,2,4,8] [--cpu-ms 600] [--rounds 2] [--out FILE] [--no-contrast]');
+    return;
+  }
+  installSignalHandlers();
+  const out = resolve(stringFlag(args, 'out') ?? join(RESULTS_DIR, 'cluster-check.md'));
+  const vms = listFlag(args, 'vms')?.map(Number);
+  if (vms && vms.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new Error('--vms: positive integers ≤ 64');
+  const loadBefore = loadavg()[0]!;
+  const date = new Date().toISOString();
+  const result = await runCheck({
+    share: numberFlag(args, 'share', (n) => n > 0 && n <= 64),
+    vms,
+    cpuMs: numberFlag(args, 'cpu-ms', (n) => n >= 10 && n <= 60_000),
+    rounds: numberFlag(args, 'rounds', (n) => Number.isInteger(n) && n >= 1 && n <= 10),
+    contrast: !args.flags.has('no-contrast'),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${argv.join(' ')}`.trim();
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, renderCheck(result, { command, date, loadBefore, loadAfter: loadavg()[0]! }));
+  console.log(result.verdict);
+  console.log(`wrote ${relative(process.cwd(), out)}`);
+}
+
+if (require.main === module) {
+  cli(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}
