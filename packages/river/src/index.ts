@@ -48,3 +48,6 @@ export { InsecureKeyFileError } from './errors/insecure-key-file-error';
 export { InvalidKeyError } from './errors/invalid-key-error';
 export { KeyFileExistsError } from './errors/key-file-exists-error';
 export { KeyFileReadError } from './errors/key-file-read-error';
+export { MdnsAnnounceError } from './errors/mdns-announce-error';
+export { MdnsInterfaceError } from './errors/mdns-interface-error';
+export { MdnsSocketError } from './errors/mdns-socket-error';

@@ -59,6 +59,11 @@ export async function teardownAll(): Promise<void> {
   clearTimeout(timer);
 }
 
+/** True once a signal started the teardown (CLIs then stay quiet about the errors it causes). */
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
+
 /**
  * For CLIs (not tests): on SIGINT/SIGTERM/SIGHUP tear everything down, then exit with 128+signal.
  * A second signal while tearing down exits at once (the 'exit' hook still runs the sync teardown).

@@ -19,6 +19,7 @@
 // process exit; stale namespaces and cgroups of crashed runs are swept by name prefix on create.
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { CgroupSet, CPU_PERIOD_US, detectCpuController, sweepStaleGroups, type CpuController, type CpuStat } from './cgroups';
 import { registerCleanup } from './cleanup';
 import { ManagedProcess, run, runOk, safeKill, type ExecResult } from './exec';
@@ -137,6 +138,7 @@ export class Cluster implements AsyncDisposable {
   private cgroups: CgroupSet | undefined;
   private readonly tracked = new Set<ManagedProcess>();
   private running: RunningVm[] = [];
+  private ballast: ManagedProcess[] = [];
   private loopbackNs: string | undefined;
   private shaping = 'none';
   private unregister: () => void = () => undefined;
@@ -428,8 +430,29 @@ export class Cluster implements AsyncDisposable {
     }
   }
 
+  /**
+   * Starts CPU ballast (cluster/ballast.ts) on VM slots `from`…end, within their quotas, so the
+   * host is as loaded as when every machine works. Stopped by stopBallast(), stopVms() and dispose().
+   */
+  async startBallast(from: number): Promise<number> {
+    await this.stopBallast();
+    if (!this.quotas) return 0; // never spin unlimited
+    const entry = join(__dirname, 'ballast.js');
+    const procs = this.slots.slice(from).map((slot) => this.spawnOn(slot.index, `ballast ${slot.name}`, [process.execPath, entry, '--max-seconds', '3600']));
+    await Promise.all(procs.map((p) => p.waitForLine(() => true, 30_000)));
+    this.ballast = procs;
+    return procs.length;
+  }
+
+  async stopBallast(): Promise<void> {
+    const procs = this.ballast;
+    this.ballast = [];
+    await Promise.all(procs.map((p) => p.kill(1_000)));
+  }
+
   /** Stops the running VMs (SIGTERM, then SIGKILL) and anything left on their machines. */
   async stopVms(): Promise<void> {
+    await this.stopBallast();
     const vms = this.running;
     this.running = [];
     delete this.env.RIVER_PEERS;

@@ -19,5 +19,5 @@ export {
 } from './cluster';
 export { detectCpuController, CPU_PERIOD_US, type CpuController, type CpuStat } from './cgroups';
 export { netnsSupport, listNamespaces, sweepStaleNamespaces } from './netns';
-export { installSignalHandlers, registerCleanup, teardownAll } from './cleanup';
+export { installSignalHandlers, isShuttingDown, registerCleanup, teardownAll } from './cleanup';
 export { ManagedProcess, run, runOk, type ExecResult } from './exec';

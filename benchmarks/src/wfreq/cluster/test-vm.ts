@@ -6,6 +6,7 @@
 // `trickle vm` do). Protocol: one JSON object per line each way.
 //   {"op":"ping"}                → {"ok":true,"name","address","pid"}
 //   {"op":"burn","iterations":N} → {"ok":true,"cpuMs","wallMs","result"}  (fixed CPU-bound work)
+//   {"op":"count","files":[…]}   → {"ok":true,"counts":[[word,count],…]}  (the paper's wordcount)
 // With --mcast it also answers multicast probes ("who?" datagrams to MCAST_GROUP:MCAST_PORT,
 // joined on its own --host interface only) with a unicast {"name","address"}: proof that
 // multicast works across the bridge. The cluster passes --mcast only inside its namespaces.
@@ -13,6 +14,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { wordcount } from '../wordcount';
 
 export const MCAST_GROUP = '239.255.70.70';
 export const MCAST_PORT = 7070;
@@ -55,7 +57,7 @@ function main(argv: string[]): void {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     createInterface({ input: socket }).on('line', (line) => {
-      let req: { op?: string; iterations?: number };
+      let req: { op?: string; iterations?: number; files?: string[] };
       try {
         req = JSON.parse(line) as typeof req;
       } catch {
@@ -66,6 +68,12 @@ function main(argv: string[]): void {
       else if (req.op === 'burn') {
         const iterations = Math.min(Math.max(0, Math.floor(req.iterations ?? 0)), 5e10);
         socket.write(`${JSON.stringify({ ok: true, name, ...timedBurn(iterations) })}\n`);
+      } else if (req.op === 'count' && Array.isArray(req.files)) {
+        try {
+          socket.write(`${JSON.stringify({ ok: true, name, counts: [...wordcount(req.files)] })}\n`);
+        } catch (err) {
+          socket.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
+        }
       } else socket.write(`${JSON.stringify({ ok: false, error: `unknown op ${String(req.op)}` })}\n`);
     });
   });

@@ -261,7 +261,7 @@ export class PeerTable {
   }
 
   /** One TCP connect + handshake. Resolves with the open connection (already attached to its peer). */
-  private openConnection(address: PeerAddress, expectNodeId?: string): Promise<Connection> {
+  private openConnection(address: PeerAddress, expectNodeId?: string, timeoutMs?: number): Promise<Connection> {
     return new Promise<Connection>((resolve, reject) => {
       if (this.stopped) {
         reject(new StoppedError({ message: 'engine stopped' }));
@@ -271,7 +271,7 @@ export class PeerTable {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new PeerLostError({ message: `connecting to ${addressKey(address)} timed out` }));
-      }, this.reconnect.connectTimeoutMs + this.options.handshakeTimeoutMs);
+      }, timeoutMs ?? this.reconnect.connectTimeoutMs + this.options.handshakeTimeoutMs);
       const onError = (err: Error) => {
         clearTimeout(timer);
         reject(new PeerLostError({ message: `cannot connect to ${addressKey(address)}: ${err.message}`, cause: err }));
@@ -300,14 +300,20 @@ export class PeerTable {
     });
   }
 
-  private async dialWithRetries(address: PeerAddress, expectNodeId: string | undefined): Promise<Peer> {
-    let lastError: unknown;
+  /**
+   * Dials with bounded retries and backoff. `deadline` (a reconnect after a lost connection)
+   * bounds the whole attempt, so a peer whose host vanished is declared lost in time.
+   */
+  private async dialWithRetries(address: PeerAddress, expectNodeId: string | undefined, deadline?: number): Promise<Peer> {
+    let lastError: unknown = new PeerLostError({ message: `could not reach ${addressKey(address)} in time` });
     const delays = [0, ...this.reconnect.backoffMs];
     for (const delay of delays) {
       if (delay) await sleep(delay);
       if (this.stopped) throw new StoppedError({ message: 'engine stopped' });
+      const left = deadline === undefined ? undefined : deadline - Date.now();
+      if (left !== undefined && left <= 0) break;
       try {
-        const conn = await this.openConnection(address, expectNodeId);
+        const conn = await this.openConnection(address, expectNodeId, left);
         const peer = this.peers.get(conn.peer!.nodeId)!;
         return peer;
       } catch (error) {
@@ -322,7 +328,8 @@ export class PeerTable {
     const state: Extract<PeerState, { kind: 'dialing' }> = { kind: 'dialing', queue: [], reconnect };
     peer.state = state;
     const address = peer.address!;
-    peer.dialing = this.dialWithRetries(address, peer.nodeId).then(
+    const deadline = reconnect ? Date.now() + this.options.peerTimeoutMs : undefined;
+    peer.dialing = this.dialWithRetries(address, peer.nodeId, deadline).then(
       () => undefined,
       (error) => {
         if (peer.state !== state) return; // an inbound connection won meanwhile

@@ -5,6 +5,7 @@
 import { advertise as mdnsAdvertise, type MdnsAdvertisement } from '../discovery/mdns';
 import { mdnsEnabled, mdnsInterface, parsePeers } from '../discovery/sources';
 import { DiscoveryError } from '../errors/discovery-error';
+import { MdnsInterfaceError } from '../errors/mdns-interface-error';
 import { StoppedError } from '../errors/stopped-error';
 import { Engine, type EngineOptions } from '../engine/engine';
 import type { VMInfo } from '../vm-info';
@@ -88,7 +89,12 @@ export class RiverVM {
       }
       let advertisement: MdnsAdvertisement | undefined;
       if (mdnsEnabled(this.options.advertise)) {
-        advertisement = await mdnsAdvertise(this.engine.info, { interface: mdnsInterface(this.options.interface) });
+        // A VM that cannot advertise is still reachable through static peers and --join.
+        advertisement = await mdnsAdvertise(this.engine.info, { interface: mdnsInterface(this.options.interface) }).catch((error: unknown) => {
+          if (MdnsInterfaceError.isInstance(error)) throw error; // a wrong --interface is the user's to fix
+          this.options.log?.(`mDNS advertisement failed (${(error as Error).message}); reachable through static peers and --join only`);
+          return undefined;
+        });
       }
       this.state = { kind: 'running', advertisement };
     } catch (error) {

@@ -77,6 +77,8 @@ export interface VRContext {
 }
 
 const CONTEXT_SLOT = Symbol.for('river.vr.pendingContext');
+/** How many gone VRs a VR remembers (oldest forgotten first). */
+const GONE_MEMORY = 10_000;
 const VR_MARKER = Symbol.for('river.VirtualResource');
 
 type Slot = { [CONTEXT_SLOT]?: VRContext };
@@ -119,11 +121,7 @@ export abstract class VirtualResource {
   /** VRs known to be gone, with why. */
   readonly #gone = new Map<UUID, Error>();
   readonly #watched = new Set<UUID>();
-  /** Receivers waiting on a literal `src`, to fail when that VR is gone. */
-  readonly #waitingOn = new Map<UUID, Set<AbortController>>();
   readonly #stopController = new AbortController();
-  /** Aborts every pending `recv` when the link to the engine closes. */
-  readonly #closedController = new AbortController();
   readonly #vmWatchers = new Map<number, { up(info: VMInfo): void; down(info: VMInfo): void }>();
 
   constructor() {
@@ -141,7 +139,7 @@ export abstract class VirtualResource {
       message: (src, body) => this.#deliver(src, body),
       gone: (uuid, error) => this.#onGone(uuid, error),
       stop: () => this.#onStop(),
-      closed: (error) => this.#closedController.abort(error),
+      closed: (error) => this.#mailbox.close(error),
       vmEvent: (sub, kind, info) => this.#vmWatchers.get(sub)?.[kind](info),
     });
   }
@@ -170,28 +168,18 @@ export abstract class VirtualResource {
    */
   recv<M extends Message = Message>(selector?: Selector, options: RecvOptions = {}): Promise<Received<M>> {
     const src = literalSrc(selector);
-    if (src === undefined) {
-      return this.#box.recv(selector, withSignal(options, this.#closedController.signal)) as Promise<Received<M>>;
+    if (src !== undefined) {
+      const queued = this.#box.tryRecv(selector);
+      if (queued !== undefined) return Promise.resolve(queued as Received<M>);
+      const gone = this.#gone.get(src);
+      if (gone) return Promise.reject(gone);
+      if (!this.#watched.has(src)) {
+        // Ask the engine once per VR: it answers with a `gone` notice when src is (or becomes) gone.
+        this.#watched.add(src);
+        this.#link.watch(src);
+      }
     }
-    const queued = this.#box.tryRecv(selector) as Received<M> | undefined;
-    if (queued !== undefined) return Promise.resolve(queued);
-    const gone = this.#gone.get(src);
-    if (gone) return Promise.reject(gone);
-    if (!this.#watched.has(src)) {
-      this.#watched.add(src);
-      this.#link.watch(src);
-    }
-    const controller = new AbortController();
-    let set = this.#waitingOn.get(src);
-    if (!set) this.#waitingOn.set(src, (set = new Set()));
-    set.add(controller);
-    const signals = [controller.signal, this.#closedController.signal];
-    if (options.signal) signals.push(options.signal);
-    return (this.#box.recv(selector, { timeoutMs: options.timeoutMs, signal: AbortSignal.any(signals) }) as Promise<Received<M>>)
-      .finally(() => {
-        set.delete(controller);
-        if (set.size === 0) this.#waitingOn.delete(src);
-      });
+    return this.#box.recv(selector, options) as Promise<Received<M>>;
   }
 
   /** Takes the oldest matching message if one is queued. */
@@ -273,10 +261,8 @@ export abstract class VirtualResource {
 
   #onGone(uuid: UUID, error: Error): void {
     this.#gone.set(uuid, error);
-    const waiting = this.#waitingOn.get(uuid);
-    if (!waiting) return;
-    this.#waitingOn.delete(uuid);
-    for (const c of waiting) c.abort(error);
+    if (this.#gone.size > GONE_MEMORY) this.#gone.delete(this.#gone.keys().next().value!);
+    this.#mailbox.rejectReceivers((selector) => literalSrc(selector) === uuid, error);
   }
 
   #onStop(): void {
@@ -293,10 +279,6 @@ function literalSrc(selector: unknown): UUID | undefined {
     if (typeof src === 'string') return src;
   }
   return undefined;
-}
-
-function withSignal(options: RecvOptions, stop: AbortSignal): RecvOptions {
-  return { timeoutMs: options.timeoutMs, signal: options.signal ? AbortSignal.any([options.signal, stop]) : stop };
 }
 
 /** The source `deploy` ships: a class (native, bound and non-class functions fail clearly). */
