@@ -111,7 +111,7 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     // (A local VM started by an initiator sets RIVER_QUIET: only the first line is read.)
     out(`  reach it: RIVER_PEERS=${hostPort}, or start more VMs with: ${program} vm --join ${hostPort}`);
     if (!key) out(`  to accept other machines, give every VM and initiator the same key (${program} keygen; --key-file or RIVER_KEY)`);
-    out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : '  mDNS advertisement off');
+    out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : `  mDNS advertisement off${key ? '' : ' (without a cluster key there is nothing to advertise beyond this machine)'}`);
   }
 
   let stopping = false;

@@ -102,11 +102,13 @@ describe('options', () => {
     expect(parseAddress('h:70000')).toBeUndefined();
   });
 
-  test('mDNS switch: option wins over env', () => {
-    expect(mdnsEnabled(undefined, {})).toBe(true);
-    expect(mdnsEnabled(undefined, { RIVER_MDNS: 'off' })).toBe(false);
-    expect(mdnsEnabled(true, { RIVER_MDNS: 'off' })).toBe(true);
-    expect(mdnsEnabled(false, {})).toBe(false);
+  test('mDNS switch: option wins over env; without a key it is off unless asked for', () => {
+    expect(mdnsEnabled(undefined, true, {})).toBe(true);
+    expect(mdnsEnabled(undefined, false, {})).toBe(false);
+    expect(mdnsEnabled(undefined, true, { RIVER_MDNS: 'off' })).toBe(false);
+    expect(mdnsEnabled(undefined, false, { RIVER_MDNS: 'on' })).toBe(true);
+    expect(mdnsEnabled(true, true, { RIVER_MDNS: 'off' })).toBe(true);
+    expect(mdnsEnabled(false, true, {})).toBe(false);
   });
 
   test('vm flags', () => {

@@ -10,7 +10,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import { pidAlive, safeKill, sleep, sleepSync } from './exec';
 
-export const CPU_PERIOD_US = 100_000;
+/**
+ * Default CFS period. Short, so that a machine limited to 0.2 core behaves like a slower CPU
+ * (runs 2 ms of every 10 ms) rather than a fast one that stalls for 80 ms of every 100 ms — long
+ * stalls would add up to 80 ms to every message hop (chunk handed out, result returned), a
+ * scheduling artefact the paper's real machines did not have. The kernel's minimum quota is 1 ms.
+ */
+export const CPU_PERIOD_US = 10_000;
 /** Maximum CPU weight of a group: v1 cpu.shares (default 1024), v2 cpu.weight (default 100). */
 export const MAX_SHARES_V1 = 262_144;
 export const MAX_WEIGHT_V2 = 10_000;
@@ -191,16 +197,20 @@ export class CgroupSet {
     return set;
   }
 
-  /** Creates child `name` limited to `share` cores (0.2 = 20 ms of CPU per 100 ms), or unlimited. */
-  addChild(name: string, share: number | undefined): string {
+  /**
+   * Creates child `name` limited to `share` cores (0.2 = 2 ms of CPU per 10 ms period), or
+   * unlimited. The period is lengthened if the quota would fall below the kernel's 1 ms minimum.
+   */
+  addChild(name: string, share: number | undefined, periodUs = CPU_PERIOD_US): string {
     const dir = join(this.dir, name);
     mkdirSync(dir);
     this.children.set(name, dir);
-    const quota = share === undefined ? undefined : Math.max(1000, Math.round(share * CPU_PERIOD_US));
+    const period = share === undefined ? periodUs : Math.max(periodUs, Math.ceil(1000 / share));
+    const quota = share === undefined ? undefined : Math.round(share * period);
     if (this.controller.version === 2) {
-      writeFileSync(join(dir, 'cpu.max'), quota === undefined ? `max ${CPU_PERIOD_US}` : `${quota} ${CPU_PERIOD_US}`);
+      writeFileSync(join(dir, 'cpu.max'), quota === undefined ? `max ${period}` : `${quota} ${period}`);
     } else {
-      writeFileSync(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period));
       writeFileSync(join(dir, 'cpu.cfs_quota_us'), quota === undefined ? '-1' : String(quota));
     }
     return dir;

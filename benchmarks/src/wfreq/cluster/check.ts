@@ -1,7 +1,7 @@
 // The cluster honesty check: do equal CPU shares really hold?
 //
 //   node dist/wfreq/cluster/check.js [--share 0.2] [--vms 1,2,4,8] [--cpu-ms 600] [--rounds 2]
-//        [--out benchmarks/results/cluster-check.md] [--no-contrast] [--no-ballast]
+//        [--out benchmarks/results/cluster-check.md] [--period-us 10000] [--no-contrast] [--no-ballast]
 //
 // Builds the simulated cluster, starts test VMs (cluster/test-vm.ts) in their namespaces and
 // cgroups, and from the initiator's namespace asks 1, 2, 4, 8 of them at once to do the same fixed
@@ -88,6 +88,7 @@ export interface CheckOptions {
   rounds?: number;
   contrast?: boolean;
   ballast?: boolean;
+  periodUs?: number;
   log?: (line: string) => void;
 }
 
@@ -101,7 +102,7 @@ export async function runCheck(options: CheckOptions = {}): Promise<CheckResult>
   const cal = calibrate(options.cpuMs ?? 600);
   log(`  ${cal.iterations} iterations ≈ ${cal.measuredCpuMs.toFixed(0)} ms CPU unrestricted`);
   const hostLinksBefore = hostLinks();
-  const cluster = await createCluster({ slots: maxK, share, log });
+  const cluster = await createCluster({ slots: maxK, share, log, ...(options.periodUs ? { periodUs: options.periodUs } : {}) });
   try {
     const clusterText = cluster.describe().text;
     log(clusterText);
@@ -271,10 +272,10 @@ export function renderCheck(result: CheckResult, meta: { command: string; date: 
 }
 
 async function cli(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['share', 'vms', 'cpu-ms', 'rounds', 'out']);
-  checkKnown(args, ['share', 'vms', 'cpu-ms', 'rounds', 'out', 'no-contrast', 'no-ballast', 'help']);
+  const args = parseArgs(argv, ['share', 'vms', 'cpu-ms', 'rounds', 'out', 'period-us']);
+  checkKnown(args, ['share', 'vms', 'cpu-ms', 'rounds', 'out', 'period-us', 'no-contrast', 'no-ballast', 'help']);
   if (args.flags.has('help')) {
-    console.log('usage: node dist/wfreq/cluster/check.js [--share 0.2] [--vms 1,2,4,8] [--cpu-ms 600] [--rounds 2] [--out FILE] [--no-contrast] [--no-ballast]');
+    console.log('usage: node dist/wfreq/cluster/check.js [--share 0.2] [--vms 1,2,4,8] [--cpu-ms 600] [--rounds 2] [--out FILE] [--period-us 10000] [--no-contrast] [--no-ballast]');
     return;
   }
   installSignalHandlers();
@@ -290,6 +291,7 @@ async function cli(argv: string[]): Promise<void> {
     rounds: numberFlag(args, 'rounds', (n) => Number.isInteger(n) && n >= 1 && n <= 10),
     contrast: !args.flags.has('no-contrast'),
     ballast: !args.flags.has('no-ballast'),
+    periodUs: numberFlag(args, 'period-us', (n) => Number.isInteger(n) && n >= 1000 && n <= 1_000_000),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${argv.join(' ')}`.trim();

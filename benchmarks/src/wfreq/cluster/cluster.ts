@@ -41,6 +41,8 @@ export interface ClusterOptions {
   slots: number;
   /** Cores per machine (default 0.2); `null` for no quotas. Ignored (no quotas) in the fallback. */
   share?: number | null;
+  /** CFS period of the quotas, µs (default 10 ms; see CPU_PERIOD_US). */
+  periodUs?: number;
   /** Shape each link to Gigabit Ethernet with tc (default true; best effort). */
   shape?: boolean;
   /** 'auto' (default) falls back to local processes when namespaces/cgroups cannot be used. */
@@ -193,7 +195,7 @@ export class Cluster implements AsyncDisposable {
     const cluster = new Cluster('netns', options);
     cluster.unregister = registerCleanup(cluster.id, () => cluster.dispose(), () => cluster.disposeSync());
     try {
-      await cluster.build(controller, options.shape ?? true);
+      await cluster.build(controller, options.shape ?? true, options.periodUs ?? CPU_PERIOD_US);
     } catch (err) {
       await cluster.dispose();
       throw err;
@@ -201,7 +203,7 @@ export class Cluster implements AsyncDisposable {
     return cluster;
   }
 
-  private async build(controller: CpuController, shape: boolean): Promise<void> {
+  private async build(controller: CpuController, shape: boolean, periodUs: number): Promise<void> {
     const sw = `${this.id}-sw`;
     this.namespaces.push(sw);
     await addNamespace(sw);
@@ -238,7 +240,7 @@ export class Cluster implements AsyncDisposable {
           }
         }
       }
-      this.cgroups.addChild(m.cgroup!, this.share);
+      this.cgroups.addChild(m.cgroup!, this.share, periodUs);
       this.hosts.set(m.name, m);
     }
     if (shape) {
@@ -299,7 +301,7 @@ export class Cluster implements AsyncDisposable {
     const shareText =
       this.share === undefined
         ? 'no CPU quotas'
-        : `${this.share} of a core each (${Math.round(this.share * CPU_PERIOD_US)} µs per ${CPU_PERIOD_US} µs period), ` +
+        : `${this.share} of a core each, ` +
           `${(this.share * machines).toFixed(2)} cores for all ${machines} machines together, of the host's ${hostCpus}`;
     return {
       kind: this.kind,

@@ -21,11 +21,18 @@ export function peersFrom(option: string[] | string | undefined, env: NodeJS.Pro
   return parsePeers(option ?? env.RIVER_PEERS);
 }
 
-/** Whether mDNS is on: the option, else env `RIVER_MDNS` (`off`/`0`/`false`/`no` switch it off), else on. */
-export function mdnsEnabled(option: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+/**
+ * Whether mDNS is on: the option, else env `RIVER_MDNS` (`off`/`0`/`false`/`no` switch it off,
+ * `on`/`1`/`true`/`yes` on), else on only with a cluster key. Without a key everything stays on
+ * loopback, so there is nothing to find on the network — and multicast would still leave on every
+ * interface.
+ */
+export function mdnsEnabled(option: boolean | undefined, keyed: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
   if (option !== undefined) return option;
   const v = env.RIVER_MDNS?.trim().toLowerCase();
-  return !(v === 'off' || v === '0' || v === 'false' || v === 'no');
+  if (v === 'off' || v === '0' || v === 'false' || v === 'no') return false;
+  if (v === 'on' || v === '1' || v === 'true' || v === 'yes') return true;
+  return keyed;
 }
 
 export function mdnsInterface(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {

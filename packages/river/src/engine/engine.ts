@@ -518,7 +518,7 @@ export class Engine {
     for (const address of addresses) {
       tasks.push(withTimeout(this.queryMembers(address), timeoutMs).then(add, (e) => this.log(`discover: ${addressKey(address)}: ${(e as Error).message}`)));
     }
-    if (mdnsEnabled(o.mdns)) {
+    if (mdnsEnabled(o.mdns, this.keyed)) {
       tasks.push(
         browse({ timeoutMs, interface: mdnsInterface(o.interface) }).then(add, (e) => this.log(`discover: mDNS: ${(e as Error).message}`)),
       );

@@ -88,9 +88,13 @@ export class RiverVM {
         });
       }
       let advertisement: MdnsAdvertisement | undefined;
-      if (mdnsEnabled(this.options.advertise)) {
+      if (mdnsEnabled(this.options.advertise, this.engine.keyed)) {
+        // A VM listening on every address advertises every address of the pinned interface (or
+        // of all), not just the one address its VMInfo names.
+        const everywhere = this.options.host === undefined || this.options.host === '0.0.0.0' || this.options.host === '::';
+        const info = everywhere ? { ...this.engine.info, host: '0.0.0.0' } : this.engine.info;
         // A VM that cannot advertise is still reachable through static peers and --join.
-        advertisement = await mdnsAdvertise(this.engine.info, { interface: mdnsInterface(this.options.interface) }).catch((error: unknown) => {
+        advertisement = await mdnsAdvertise(info, { interface: mdnsInterface(this.options.interface) }).catch((error: unknown) => {
           if (MdnsInterfaceError.isInstance(error)) throw error; // a wrong --interface is the user's to fix
           this.options.log?.(`mDNS advertisement failed (${(error as Error).message}); reachable through static peers and --join only`);
           return undefined;
