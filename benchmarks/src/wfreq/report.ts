@@ -337,6 +337,7 @@ export function renderSvg(results: readonly ResultRow[], title = 'wfreq speedup 
   }
   // Legend
   const legend: { name: string; color: string; dash?: string }[] = [{ name: 'ideal (linear)', color: '#2ca02c', dash: '6 4' }, ...series];
+  out.push(`<rect class="legend-box" x="${L + 4}" y="${T}" width="150" height="${legend.length * 18 + 4}" fill="#ffffff" fill-opacity="0.85" stroke="#cccccc"/>`);
   legend.forEach((s, i) => {
     const ly = T + 10 + i * 18;
     out.push(

@@ -159,6 +159,28 @@ describe('trickle CLI', () => {
     expect(vms.map((v) => v.port).sort()).toEqual(procs.map((p) => p.port).sort());
   });
 
+  test('run: forkWork draws a progress bar on stderr when it is a terminal, and not otherwise', async () => {
+    const script = join(__dirname, 'fixtures', 'cli-progress.ts');
+    const env = { TRICKLE_LOCAL: '2', TRICKLE_PEERS: '', RIVER_PEERS: '' };
+    const plain = await run(['run', script], env);
+    expect(plain.stdout.trim()).toBe('sum 1560');
+    expect(plain.stderr).not.toContain('[trickle] [');
+    // `script` runs the command on a pseudo-terminal (stdout and stderr both), like a shell would.
+    const command = [process.execPath, TRICKLE_CLI, 'run', script].map((a) => `'${a}'`).join(' ');
+    const tty = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        env: { ...process.env, TRICKLE_MDNS: 'off', RIVER_MDNS: 'off', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(tty.code).toBe(0);
+    expect(tty.out).toMatch(/\[trickle\] \[#*-*\] \d+\/40 /);
+    expect(tty.out).toContain('sum 1560');
+  });
+
   test('run: with no VMs anywhere, connect() starts local VMs and says so', async () => {
     const script = join(__dirname, 'fixtures', 'cli-program.ts');
     const result = await run(['run', script, 'hello'], { TRICKLE_PEERS: '', RIVER_PEERS: '' });

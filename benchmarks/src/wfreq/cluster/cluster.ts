@@ -19,8 +19,8 @@
 // process exit; stale namespaces and cgroups of crashed runs are swept by name prefix on create.
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { CgroupSet, CPU_PERIOD_US, detectCpuController, sweepStaleGroups, type CpuController, type CpuStat } from './cgroups';
+import { compiledEntry } from '../paths';
 import { registerCleanup } from './cleanup';
 import { ManagedProcess, run, runOk, safeKill, type ExecResult } from './exec';
 import { addNamespace, deleteNamespace, deleteNamespaceSync, netnsSupport, sweepStaleNamespaces, type Support } from './netns';
@@ -439,7 +439,7 @@ export class Cluster implements AsyncDisposable {
   async startBallast(from: number): Promise<number> {
     await this.stopBallast();
     if (!this.quotas) return 0; // never spin unlimited
-    const entry = join(__dirname, 'ballast.js');
+    const entry = compiledEntry('cluster/ballast');
     const procs = this.slots.slice(from).map((slot) => this.spawnOn(slot.index, `ballast ${slot.name}`, [process.execPath, entry, '--max-seconds', '3600']));
     await Promise.all(procs.map((p) => p.waitForLine(() => true, 30_000)));
     this.ballast = procs;
