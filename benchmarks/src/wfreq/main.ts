@@ -67,7 +67,7 @@ export function defaultOptions(overrides: Partial<BenchOptions> = {}): BenchOpti
   const quick = overrides.quick ?? false;
   return {
     quick,
-    runs: quick ? 2 : 3,
+    runs: quick ? 1 : 3,
     shareRuns: 1,
     vms: [1, 2, 4, 8],
     variants: [...VARIANTS],
@@ -358,9 +358,9 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
 // CLI
 
 const USAGE = `usage: pnpm bench [-- options]   (node benchmarks/dist/wfreq/main.js [options])
-  --quick               small data set (${QUICK_SPEC.files} files), 2 runs, results in results/quick/
+  --quick               small data set (${QUICK_SPEC.files} files), 1 run per point, results in results/quick/
   --data DIR            count every file under DIR instead of the generated corpus
-  --runs N              runs per point (default 3; --quick 2)
+  --runs N              runs per point (default 3; --quick 1)
   --baseline-runs N     runs per baseline (default: --runs)
   --vms 1,2,4,8         VM counts
   --variants paper,tuned

@@ -53,7 +53,6 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
   }, 20_000);
 
   test('an initiator finds two VMs over mDNS, echoes through each, and sees a SIGTERMed VM withdrawn', async () => {
-    const t0 = Date.now();
     lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
     key = writeTempKey();
     const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
@@ -72,7 +71,7 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
     const mdnsWatcher = spawnActor(init, 'mdns-watch@init', MDNS_AGENT, 'watch', { interface: 'eth0' });
     await waitForEvent(mdnsWatcher, 'watching', 10_000);
 
-    const initiator = spawnActor(init, 'initiator@init', RIVER_INITIATOR, 'run', { keyFile: key.keyFile, timeoutMs: 4_000, intervalMs: 500 });
+    const initiator = spawnActor(init, 'initiator@init', RIVER_INITIATOR, 'run', { keyFile: key.keyFile, timeoutMs: 4_000 });
     const { uuid: initiatorUuid } = await waitForEvent<ActorEvent & { uuid: string }>(initiator, 'ready', 10_000);
 
     // 1. Discovery over mDNS only (no peers, no local VMs): both VMs, with their bridge addresses.
@@ -118,9 +117,9 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
     const down = await waitForEvent<VmEvent>(initiator, 'down', 10_000, { match: (m) => m.vm.id === b.id });
     expect(down.vm).toMatchObject({ id: b.id, port: PORT });
 
-    // 5. A new discovery no longer returns it.
+    // 5. A new discovery no longer returns it (vm-a answers within a second or two: 2 s is plenty).
     const from = initiator.lines.length;
-    initiator.write('discover');
+    initiator.write('discover 2000');
     const again = await waitForEvent<Found>(initiator, 'found', 10_000, { from });
     expect(again.vms.map((v) => v.id)).toEqual([a.id]);
 
@@ -138,6 +137,5 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
     expect(await mdnsWatcher.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     expect(await sigterm(a.proc)).toEqual({ code: 0, signal: null });
     expect(initiator.stderr).not.toMatch(/error/i);
-    expect(Date.now() - t0).toBeLessThan(30_000);
   }, 45_000);
 });

@@ -47,6 +47,7 @@ export {
   CancelledError,
   InjectError,
   SerializationError,
+  WorkLostError,
   ErrorCodes,
 } from './errors';
 export type { ErrorCode } from './errors';

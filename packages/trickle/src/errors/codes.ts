@@ -7,6 +7,8 @@ export const ErrorCodes = {
   CANCELLED: 'TRICKLE_CANCELLED',
   INJECT: 'TRICKLE_INJECT',
   SERIALIZATION: 'TRICKLE_SERIALIZATION',
+  /** forkWork/forkGen: no VM left to run on; some chunks were lost. */
+  WORK_LOST: 'TRICKLE_WORK_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -6,3 +6,4 @@ export { VMLostError } from './vm-lost-error';
 export { CancelledError } from './cancelled-error';
 export { InjectError } from './inject-error';
 export { SerializationError } from './serialization-error';
+export { WorkLostError } from './work-lost-error';

@@ -1,0 +1,119 @@
+/**
+ * Trickle over mDNS end to end, for real: two `trickle vm --key-file K` processes and a program
+ * calling `connect({ key, mdns: true, local: 0 })`, each in its own network namespace on one
+ * bridge (packages/river/test/fixtures/netns.ts). The program finds both VMs over mDNS, injects a
+ * function, calls it on every VM over the bridge, and disconnects. This jest process does no
+ * mDNS itself: every process that does runs inside the lab (`ip netns exec`), so no multicast
+ * reaches the host's interfaces. Without namespaces the suite is skipped, or fails under
+ * RIVER_REQUIRE_NETNS=1 (CI).
+ */
+import { createLab, describeNetns, type Lab, type NsHost } from '../../river/test/fixtures/netns';
+import {
+  assertBuildIsFresh,
+  MDNS_AGENT,
+  pidsIn,
+  RIVER_DIR,
+  sigterm,
+  spawnActor,
+  startLabVm,
+  tcpPeersOf,
+  TRICKLE_CLI,
+  TRICKLE_DIR,
+  TRICKLE_INITIATOR,
+  labEnv,
+  waitForEvent,
+  writeTempKey,
+  type ActorEvent,
+  type LabVm,
+} from '../../river/test/fixtures/mdns-e2e';
+
+type Result = { vm: string; x: number; doubled: number; pid: number; addresses: string[] };
+
+const PORT = 7100;
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+
+describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces', () => {
+  let lab: Lab | undefined;
+  let key: ReturnType<typeof writeTempKey> | undefined;
+
+  beforeAll(() => {
+    assertBuildIsFresh(RIVER_DIR);
+    assertBuildIsFresh(TRICKLE_DIR);
+  });
+
+  afterEach(async () => {
+    // Also on failure: every process in the lab, then the namespaces, then the key.
+    await lab?.dispose();
+    lab = undefined;
+    key?.dispose();
+    key = undefined;
+  }, 20_000);
+
+  test('connect({ mdns: true, local: 0 }) finds two VMs, injects and calls on each, announces, disconnects', async () => {
+    lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
+    key = writeTempKey();
+    const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
+
+    // local: 0 with nothing to find is NotEnoughVMsError, not a fallback to local VMs. (mDNS off
+    // here, so this runs before the VMs exist and needs no multicast at all.)
+    const empty = spawnActor(init, 'empty@init', TRICKLE_INITIATOR, 'empty', { keyFile: key.keyFile, timeoutMs: 300 });
+    const rejected = await waitForEvent(empty, 'rejected', 15_000);
+    expect(rejected).toMatchObject({ name: 'NotEnoughVMsError', message: expect.stringMatching(/found 0/) });
+    expect(await empty.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    expect(empty.stderr).not.toMatch(/starting \d+ local VM/);
+
+    // vm-a pinned to its veth, vm-b unpinned.
+    const [a, b] = (await Promise.all([
+      startLabVm(vma, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-a', extra: ['--interface', 'eth0'] }),
+      startLabVm(vmb, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-b' }),
+    ])) as [LabVm, LabVm];
+    expect(a.proc.lines[0]).toMatch(/^trickle vm listening on /);
+    expect([a.listenHost, b.listenHost]).toEqual([vma.address, vmb.address]);
+
+    // The program, pinned to its veth.
+    const program = spawnActor(init, 'connect@init', TRICKLE_INITIATOR, 'connect', { keyFile: key.keyFile, timeoutMs: 4_000, interface: 'eth0' });
+    const { vms } = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(program, 'connected', 15_000);
+    expect([...vms].sort(byId)).toEqual([a, b].map(({ id, name }) => ({ id, name })).sort(byId));
+    // local: 0 started no local VM: the program is the only process in its namespace.
+    expect(await pidsIn(init)).toEqual([program.pid]);
+    expect(program.stderr).toContain('[trickle: discovered 2 VMs]');
+    expect(program.stderr).not.toMatch(/starting \d+ local VM/);
+    // Each session's connection crosses the bridge: the VM's port has the program's address as peer.
+    for (const vm of [a, b]) expect(await tcpPeersOf(vm.host, PORT)).toContain(init.address);
+
+    program.write('go');
+    const { results } = await waitForEvent<ActorEvent & { results: Result[] }>(program, 'results', 15_000);
+    expect(results).toHaveLength(2);
+    for (const vm of [a, b]) {
+      const i = vms.findIndex((v) => v.id === vm.id);
+      // Ran in that VM's process, inside its namespace.
+      expect(results[i]).toEqual({ vm: vm.id, x: i + 1, doubled: 2 * (i + 1), pid: vm.proc.pid, addresses: [vm.host.address] });
+    }
+
+    await waitForEvent(program, 'disconnected', 10_000);
+    // disconnect stops the engine; the program then ends by itself (nothing left running).
+    expect(await program.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    expect(program.stderr.trim()).toBe('[trickle: discovered 2 VMs]');
+
+    // `trickle ls` (key from TRICKLE_KEY_FILE, so mDNS is on) lists both as well.
+    const ls = await init.exec(process.execPath, [TRICKLE_CLI, 'ls', '--json', '--timeout', '1500'], {
+      env: labEnv({ TRICKLE_KEY_FILE: key.keyFile }),
+      timeoutMs: 15_000,
+    });
+    expect(ls).toMatchObject({ code: 0, stderr: '' });
+    const listed = (JSON.parse(ls.stdout) as Array<{ id: string; name: string; host: string; port: number }>).map(({ id, name, host, port }) => ({ id, name, host, port }));
+    expect(listed.sort(byId)).toEqual([a, b].map((vm) => ({ id: vm.id, name: vm.name, host: vm.host.address, port: PORT })).sort(byId));
+
+    // SIGTERM: each trickle vm withdraws its record (a plain mDNS watcher sees the goodbye) and exits 0.
+    const watcher = spawnActor(init, 'mdns-watch@init', MDNS_AGENT, 'watch', { interface: 'eth0' });
+    await waitForEvent(watcher, 'watching', 10_000);
+    for (const vm of [a, b]) await waitForEvent(watcher, 'up', 10_000, { match: (m) => (m.vm as { id: string }).id === vm.id });
+    for (const vm of [a, b]) {
+      expect(await sigterm(vm.proc)).toEqual({ code: 0, signal: null });
+      await waitForEvent(watcher, 'down', 5_000, { match: (m) => (m.vm as { id: string }).id === vm.id });
+    }
+    watcher.write('stop');
+    await waitForEvent(watcher, 'stopped', 5_000);
+    expect(await watcher.waitForExit(5_000)).toEqual({ code: 0, signal: null });
+  }, 45_000);
+});
