@@ -94,6 +94,9 @@ export interface BenchResult extends ReportFiles {
 
 const s2 = (x: number) => `${x.toFixed(2)} s`;
 
+/** Where trace lines of the initiators go (set by runBenchmark to its progress log). */
+let traceLog: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
+
 /** Runs a job process through `exec` and returns its checked time. */
 async function runJob(
   label: string,
@@ -106,6 +109,8 @@ async function runJob(
   writeJson(jobFile, job);
   const r = await exec([process.execPath, entry, jobFile]);
   const result = parseResult(r.stdout);
+  // Profiling (env WFREQ_TRACE=1, see variants.ts): the initiator's phase timings.
+  for (const line of r.stderr.split('\n')) if (line.startsWith('wfreq-trace ')) traceLog(`${label}: ${line}`);
   const tail = (t: string) => (t.length > 3000 ? `…${t.slice(-3000)}` : t);
   if (!result) throw new Error(`${label}: no result line (exit ${r.signal ?? r.code})\n--- stderr\n${tail(r.stderr)}\n--- stdout\n${tail(r.stdout)}`);
   if (!result.ok) {
@@ -142,6 +147,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [];
   const vmCmd = opts.vmCommand ?? vmCommand;
   const initiatorEntry = opts.initiatorEntry ?? compiledEntry('initiator');
+  traceLog = (line) => progress.log(line);
 
   if (!opts.baselinesOnly) {
     // Fail fast, before minutes of data and baselines, when the Trickle runs are not wired.

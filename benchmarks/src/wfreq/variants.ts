@@ -11,7 +11,10 @@
 // │    final merge) and checks the Map against the reference.                                 │
 // │ 3. Add "@trickle/core": "workspace:*" to benchmarks/package.json (+ pnpm install).        │
 // └───────────────────────────────────────────────────────────────────────────────────────────┘
+import { dirname, join } from 'node:path';
+import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type VM } from '@trickle/core';
 import type { VmCommand, VmSlot } from './cluster/cluster';
+import { mergecounts } from './wordcount';
 
 export type Variant = 'paper' | 'tuned';
 export const VARIANTS: readonly Variant[] = ['paper', 'tuned'];
@@ -69,44 +72,275 @@ export class NotWiredError extends Error {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tracing (profiling only): with env WFREQ_TRACE=1 each run writes one line
+// `wfreq-trace {"phase": ms since the start of runVariant, …}` to stderr (main.ts logs it).
+
+type Trace = (phase: string, extra?: Record<string, number>) => void;
+
+function tracer(): { mark: Trace; flush: (variant: string, vms: number) => void } {
+  if (process.env.WFREQ_TRACE !== '1') return { mark: () => undefined, flush: () => undefined };
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const out: Record<string, number> = {};
+  return {
+    mark: (phase, extra) => {
+      out[phase] = Math.round((performance.now() - t0) * 10) / 10;
+      if (extra) for (const [k, v] of Object.entries(extra)) out[k] = Math.round(v * 10) / 10;
+    },
+    flush: (variant, vms) => {
+      const cpu = process.cpuUsage(cpu0);
+      process.stderr.write(`wfreq-trace ${JSON.stringify({ variant, vms, ...out, initiatorCpuMs: Math.round((cpu.user + cpu.system) / 1000) })}\n`);
+    },
+  };
+}
+
+const envInt = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+/** mDNS listening windows of `tuned`, ms: it listens longer only when it found too few VMs. */
+export const TUNED_DISCOVERY_MS = [300, 1000, 3000];
+
 /**
- * One wfreq run with Trickle. Must count exactly like wordcount.ts (`text.split(/\s+/)`,
- * empty tokens ignored) and return the merged counts.
- *
- * Sketch of `paper` (Example 7 as written; cf. examples/src/paper/ex7-wfreq.ts):
- *
- *   function wordcount(files: string[]) {                 // self-contained: it is injected
- *     const fs = require('node:fs');
- *     const m = new Map<string, number>();
- *     for (const f of files) for (const t of fs.readFileSync(f, 'utf8').split(/\s+/)) if (t) m.set(t, (m.get(t) ?? 0) + 1);
- *     return m;
- *   }
- *   const vms = await connect(options.vms);
- *   try {
- *     await inject(vms, wordcount);
- *     const rlist = await forkWork(vms, wordcount, options.files, { chunksize: options.chunksize });
- *     return mergecounts(rlist);                          // from ./wordcount
- *   } finally { await disconnect(vms); }
- *
- * `tuned`: e.g. `for await (const m of forkGen(…)) mergeInto(total, m)` (merge while the VMs
- * work), larger chunks / several chunks in flight, combining on the VMs, a faster tokenizer with
- * the same semantics.
+ * Connects to exactly `n` VMs as the cluster kind says: real mDNS on the bridge ('netns'), the
+ * static peers in TRICKLE_PEERS with mDNS off ('processes'; both from the environment the
+ * harness applied), or `n` local VMs started by the initiator ('local').
  */
-export async function runVariant(options: RunVariantOptions): Promise<Map<string, number>> {
-  void options;
-  throw new NotWiredError();
+async function connectFor(options: RunVariantOptions, tuned: boolean): Promise<VM[]> {
+  const n = options.vms;
+  if (options.cluster.kind === 'local') {
+    // Local VMs need no discovery: tuned skips the mDNS listening window (paper: as written).
+    return tuned ? connect({ local: n, min: n, max: n, mdns: false, peers: [] }) : connect({ local: n, min: n, max: n });
+  }
+  if (!tuned) return connect(n);
+  // Discovery listens for its whole timeout even when every VM has answered (River's mDNS browse
+  // has no early exit; 1.5 s by default): tuned listens briefly, and longer only when short.
+  let last: unknown;
+  for (const timeoutMs of TUNED_DISCOVERY_MS) {
+    try {
+      return await connect({ min: n, max: n, timeoutMs });
+    } catch (err) {
+      if (!NotEnoughVMsError.isInstance(err)) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `paper`: Example 7 as written
+
+/** The paper's wordcount (self-contained: it is injected and runs on the VMs). */
+function wordcount(files: string[]): Map<string, number> {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const m = new Map<string, number>();
+  for (const filename of files) {
+    const text = fs.readFileSync(filename, 'utf8');
+    for (const t of text.split(/\s+/)) {
+      if (t) m.set(t, (m.get(t) ?? 0) + 1);
+    }
+  }
+  return m;
+}
+
+async function runPaper(options: RunVariantOptions, mark: Trace): Promise<Map<string, number>> {
+  const vms = await connectFor(options, false);
+  mark('connected');
+  try {
+    await inject(vms, { wordcount });
+    mark('injected');
+    const rlist = await forkWork(vms, wordcount, options.files, { chunksize: options.chunksize });
+    mark('forkWorkDone', { chunks: rlist.length });
+    const final = mergecounts(rlist);
+    mark('merged');
+    return final;
+  } finally {
+    await disconnect(vms);
+    mark('disconnected');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tuned`: combine on the VMs, stream acknowledgements, reduce in shards on the VMs
+
+// The VM side. Each session keeps a running total in its namespace (`wfreqTotal`, injected as an
+// empty Map): a chunk adds its words there and answers with a number, so per chunk only the file
+// names and a small acknowledgement cross the network (instead of a ~17k-entry Map).
+declare let wfreqTotal: Map<string, number>;
+
+/** Counts `files` into the session's running total; answers the number of tokens. */
+function wfreqAdd(files: string[]): number {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const m = wfreqTotal;
+  let tokens = 0;
+  for (const filename of files) {
+    const text = fs.readFileSync(filename, 'utf8');
+    for (const t of text.split(/\s+/)) {
+      if (t) {
+        m.set(t, (m.get(t) ?? 0) + 1);
+        tokens++;
+      }
+    }
+  }
+  return tokens;
+}
+
+/** Hands the running total over (by value) and starts a new one. */
+function wfreqTake(): Map<string, number> {
+  const m = wfreqTotal;
+  wfreqTotal = new Map();
+  return m;
 }
 
 /**
- * The command of one VM on a simulated machine: listen on `slot.host`:`slot.port` and print
- * `host:port` as the first line of stdout. E.g. (once the CLI exists)
+ * Sharded reduction, step 1 (every VM): splits the running total into `n` shards by a hash of
+ * the word, each serialised with v8.serialize as `[words, counts]`, so that the initiator only
+ * relays opaque bytes instead of decoding and re-encoding Maps of strings on its one small share.
+ */
+function wfreqShard(n: number): Uint8Array[] {
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const words: string[][] = Array.from({ length: n }, () => []);
+  const counts: number[][] = Array.from({ length: n }, () => []);
+  for (const [w, c] of wfreqTotal) {
+    let h = 0;
+    for (let i = 0; i < w.length; i++) h = (Math.imul(h, 31) + w.charCodeAt(i)) | 0;
+    const j = (h >>> 0) % n;
+    words[j]!.push(w);
+    counts[j]!.push(c);
+  }
+  wfreqTotal = new Map();
+  return words.map((ws, j) => {
+    const b = v8.serialize([ws, counts[j]]);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  });
+}
+
+/** Sharded reduction, step 2 (VM j): merges shard j of every VM; answers it as a Map. */
+function wfreqMergeShard(parts: Uint8Array[]): Map<string, number> {
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const m = new Map<string, number>();
+  for (const bytes of parts) {
+    const [ws, cs] = v8.deserialize(bytes) as [string[], number[]];
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!;
+      m.set(w, (m.get(w) ?? 0) + cs[i]!);
+    }
+  }
+  return m;
+}
+
+/** Adds every count of `d` to `into`. */
+function mergeInto(into: Map<string, number>, d: Map<string, number>): void {
+  for (const [w, c] of d) into.set(w, (into.get(w) ?? 0) + c);
+}
+
+/** Tuned parameters (the env overrides are for profiling only). */
+export const TUNED = {
+  /** Files per chunk: a chunk costs only a round trip now, so small enough for a short tail. */
+  chunksize: () => envInt('WFREQ_TUNED_CHUNKSIZE', 50),
+  /** Chunks in flight per VM: 2 hides the round trip. */
+  inFlightPerVM: () => envInt('WFREQ_TUNED_INFLIGHT', 2),
+  /** 'shard' (default): the VMs merge shards; 'fetch': every VM's total is merged here. */
+  reduce: (): 'shard' | 'fetch' => (process.env.WFREQ_TUNED_REDUCE === 'fetch' ? 'fetch' : 'shard'),
+};
+
+async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<string, number>> {
+  const vms = await connectFor(options, true);
+  mark('connected');
+  try {
+    const typed = await inject(vms, { wfreqTotal: new Map<string, number>(), wfreqAdd, wfreqTake, wfreqShard, wfreqMergeShard });
+    mark('injected');
+    let tokens = 0;
+    let chunks = 0;
+    for await (const t of forkGen(typed, wfreqAdd, options.files, { chunksize: TUNED.chunksize(), inFlightPerVM: TUNED.inFlightPerVM() })) {
+      tokens += t;
+      if (chunks++ === 0) mark('firstResult');
+    }
+    mark('forkGenDone', { chunks, tokens });
+    if (typed.length === 1) {
+      const total = await typed[0]!.wfreqTake();
+      mark('merged');
+      return total;
+    }
+    let final: Map<string, number> | undefined;
+    if (TUNED.reduce() === 'fetch') {
+      // Every VM's total merged here as it arrives, into the first to arrive (no copy of it).
+      await Promise.all(
+        typed.map((vm) =>
+          vm.wfreqTake().then((m) => {
+            if (!final) final = m;
+            else mergeInto(final, m);
+          }),
+        ),
+      );
+    } else {
+      // Every VM splits its total into n shards (bytes); VM j merges the j-th shard of every VM;
+      // the shards are disjoint, so the first merged shard to arrive becomes the result and the
+      // others are added to it with plain sets.
+      const n = typed.length;
+      const shards = await Promise.all(typed.map((vm) => vm.wfreqShard(n)));
+      mark('sharded', { shardBytes: shards.reduce((s, list) => s + list.reduce((a, b) => a + b.byteLength, 0), 0) });
+      await Promise.all(
+        typed.map((vm, j) =>
+          vm.wfreqMergeShard(shards.map((list) => list[j]!)).then((m) => {
+            if (!final) final = m;
+            else for (const [w, c] of m) final.set(w, c);
+          }),
+        ),
+      );
+    }
+    mark('merged');
+    return final!;
+  } finally {
+    await disconnect(vms);
+    mark('disconnected');
+  }
+}
+
+/**
+ * One wfreq run with Trickle. Counts exactly like wordcount.ts (`text.split(/\s+/)`, empty
+ * tokens ignored) and returns the merged counts.
  *
- *   { argv: [process.execPath, require.resolve('@trickle/core/dist/cli.js'), 'vm',
- *            '--host', slot.host, '--port', String(slot.port), '--slots', '1'] }
+ * - `paper`: Example 7 as written: `connect(n)`, `inject(vms, { wordcount })`,
+ *   `forkWork(vms, wordcount, files, { chunksize })` (every chunk's ~17k-entry Map crosses the
+ *   network), then the serial `mergecounts` of all of them on the initiator.
+ * - `tuned`: each VM keeps a running total in its session namespace (a chunk answers with its
+ *   token count), acknowledgements stream through `forkGen`, and at the end the totals are
+ *   reduced on the VMs in shards: the initiator relays bytes and joins n disjoint shards.
+ */
+export async function runVariant(options: RunVariantOptions): Promise<Map<string, number>> {
+  const { mark, flush } = tracer();
+  try {
+    return options.variant === 'paper' ? await runPaper(options, mark) : await runTuned(options, mark);
+  } finally {
+    flush(options.variant, options.vms);
+  }
+}
+
+/** Path of the `trickle` CLI (the package's exports do not include dist/cli.js). */
+export function trickleCli(): string {
+  return join(dirname(require.resolve('@trickle/core/package.json')), 'dist', 'cli.js');
+}
+
+/**
+ * The command of one VM on a simulated machine: a real `trickle vm` listening on the slot's
+ * address; its first line of stdout holds `host:port` (cluster.ts reads it). The cluster's
+ * environment gives it the cluster key (TRICKLE_KEY / RIVER_KEY, 64 hex characters: a valid
+ * River key) and pins mDNS to the bridge link (netns) or turns it off (processes); RIVER_QUIET
+ * keeps its stdout to that one line.
  *
- * The cluster adds its environment (key, mDNS pinned to the bridge or off) to every VM.
+ * In the 'processes' fallback (plain local processes on loopback) the VM takes any free port
+ * (port 0) rather than a fixed one that something else on this host may hold.
  */
 export function vmCommand(slot: VmSlot): VmCommand {
-  void slot;
-  throw new NotWiredError();
+  const port = slot.ns ? slot.port : 0;
+  return {
+    argv: [process.execPath, trickleCli(), 'vm', '--host', slot.host, '--port', String(port), '--slots', '4', '--name', slot.name],
+    env: { RIVER_QUIET: '1' },
+  };
 }

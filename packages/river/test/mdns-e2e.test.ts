@@ -99,12 +99,14 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
       expect(await tcpPeersOf(vm.host, PORT)).toContain(init.address);
     }
 
-    // 3. A watcher over mDNS sees both.
-    initiator.write('watch');
-    await waitForEvent(initiator, 'watching', 10_000);
-    for (const vm of [a, b]) {
-      await waitForEvent<VmEvent>(initiator, 'up', 10_000, { match: (m) => m.vm.id === vm.id });
-      await waitForEvent<VmEvent>(mdnsWatcher, 'up', 10_000, { match: (m) => m.vm.id === vm.id });
+    // 3. Watchers see both: the initiator's (connected to both VMs by now), and that of a second
+    //    initiator that never connects to them, so it can only go by mDNS.
+    const onlyMdns = spawnActor(init, 'watching-initiator@init', RIVER_INITIATOR, 'run', { keyFile: key.keyFile });
+    await waitForEvent(onlyMdns, 'ready', 10_000);
+    for (const proc of [initiator, onlyMdns]) proc.write('watch');
+    for (const proc of [initiator, onlyMdns, mdnsWatcher]) {
+      await waitForEvent(proc, 'watching', 10_000);
+      for (const vm of [a, b]) await waitForEvent<VmEvent>(proc, 'up', 10_000, { match: (m) => m.vm.id === vm.id });
     }
 
     // 4. SIGTERM vm-b: it stops cleanly and says goodbye; both watchers report it down, vm-a stays.
@@ -114,8 +116,10 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
     const goodbye = await waitForEvent<VmEvent>(mdnsWatcher, 'down', 5_000, { match: (m) => m.vm.id === b.id });
     expect(goodbye.vm).toMatchObject({ id: b.id, host: vmb.address, port: PORT });
     expect(Date.now() - stoppedAt).toBeLessThan(5_000);
-    const down = await waitForEvent<VmEvent>(initiator, 'down', 10_000, { match: (m) => m.vm.id === b.id });
-    expect(down.vm).toMatchObject({ id: b.id, port: PORT });
+    for (const proc of [initiator, onlyMdns]) {
+      const down = await waitForEvent<VmEvent>(proc, 'down', 10_000, { match: (m) => m.vm.id === b.id });
+      expect(down.vm).toMatchObject({ id: b.id, host: vmb.address, port: PORT });
+    }
 
     // 5. A new discovery no longer returns it (vm-a answers within a second or two: 2 s is plenty).
     const from = initiator.lines.length;
@@ -124,18 +128,22 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
     expect(again.vms.map((v) => v.id)).toEqual([a.id]);
 
     const events = (proc: NsProcess, event: string, id: string) => proc.json<VmEvent>().filter((m) => m.event === event && m.vm?.id === id);
-    expect(events(initiator, 'down', a.id)).toEqual([]);
-    expect(events(mdnsWatcher, 'down', a.id)).toEqual([]);
-    expect(events(initiator, 'up', b.id)).toHaveLength(1);
+    for (const proc of [initiator, onlyMdns, mdnsWatcher]) {
+      expect(events(proc, 'down', a.id)).toEqual([]);
+      expect(events(proc, 'up', a.id)).toHaveLength(1);
+      expect(events(proc, 'up', b.id)).toHaveLength(1);
+    }
 
     // 6. Everyone stops cleanly and exits by itself (nothing left open).
-    initiator.write('stop');
-    await waitForEvent(initiator, 'stopped', 10_000);
-    expect(await initiator.waitForExit(5_000)).toEqual({ code: 0, signal: null });
+    for (const proc of [initiator, onlyMdns]) {
+      proc.write('stop');
+      await waitForEvent(proc, 'stopped', 10_000);
+      expect(await proc.waitForExit(5_000)).toEqual({ code: 0, signal: null });
+      expect(proc.stderr).not.toMatch(/error/i);
+    }
     mdnsWatcher.write('stop');
     await waitForEvent(mdnsWatcher, 'stopped', 5_000);
     expect(await mdnsWatcher.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     expect(await sigterm(a.proc)).toEqual({ code: 0, signal: null });
-    expect(initiator.stderr).not.toMatch(/error/i);
   }, 45_000);
 });

@@ -4,12 +4,14 @@
  * per core) so a program works out of the box, and says so on stderr.
  */
 import { availableParallelism } from 'node:os';
-import { startInitiator, type Initiator, type VMInfo } from '@river/engine';
+import { startInitiator, type Initiator, type Stoppable, type VMInfo } from '@river/engine';
 import { NotEnoughVMsError } from './errors';
+import { inject } from './inject';
 import { RiverLink, keepAlive } from './river/river-link';
 import { RAI_EXTENSION } from './river/tags';
 import { trickleCliPath } from './river/extension';
-import type { VM } from './types';
+import { LiveSet, liveSetOf, type LiveVMList } from './scheduling/live-vms';
+import type { Injectable, VM } from './types';
 import { clientOf, createVM, disconnect, type VMList } from './vm';
 
 export interface ConnectOptions {
@@ -35,6 +37,19 @@ export interface ConnectOptions {
   announce?: boolean;
   /** Per-session worker heap limit on the VMs, in MB. */
   maxOldGenerationSizeMb?: number;
+  /**
+   * Keep looking for VMs after connecting and return a live list (`LiveVMList`): VMs found later
+   * (static peers and their cluster membership, mDNS when on) get a session, are given what was
+   * injected into the list so far, and are appended; running forkWork/forkGen calls on the list
+   * use them. VMs that are lost or stop are taken out. `max` still caps the list.
+   * `{ intervalMs }` sets how often the sources are polled (default 2000 ms).
+   */
+  watch?: boolean | WatchOptions;
+}
+
+export interface WatchOptions {
+  /** How often discovery sources are polled for new VMs (default 2000 ms). */
+  intervalMs?: number;
 }
 
 const env = (name: string): string | undefined => {
@@ -75,6 +90,7 @@ const openHandles = new Map<Initiator, Set<VM>>();
 
 export function connect(): Promise<VMList<VM>>;
 export function connect(n: number): Promise<VMList<VM>>;
+export function connect(options: ConnectOptions & { watch: true | WatchOptions }): Promise<LiveVMList<VM>>;
 export function connect(options: ConnectOptions): Promise<VMList<VM>>;
 export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>> {
   const options = resolveOptions(arg);
@@ -107,9 +123,10 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
     const vms = await Promise.all(chosen.map((info) => openSession(initiator, info, options)));
     if (options.announce) process.stderr.write(`[trickle: discovered ${vms.length} VM${vms.length === 1 ? '' : 's'}]\n`);
     openHandles.set(initiator, new Set(vms));
-    keepAlive(initiator, -1);
     for (const vm of vms) owners.set(vm, initiator);
-    return connectedList(vms);
+    const list = options.watch ? await watchList(initiator, vms, options) : connectedList(vms);
+    keepAlive(initiator, -1);
+    return list;
   } catch (error) {
     await initiator.stop();
     throw error;
@@ -128,9 +145,65 @@ async function openSession(initiator: Initiator, info: VMInfo, options: ConnectO
   return vm;
 }
 
+/**
+ * A live list over `vms`: the engine's `watchVMs` reports VMs as they appear (static peers and
+ * the membership they report, mDNS when on) and go. A new VM gets a session, the injections
+ * made into the list so far are replayed to it, and then it is appended (LiveSet.admit).
+ */
+async function watchList(initiator: Initiator, vms: VM[], options: ConnectOptions): Promise<LiveVMList<VM>> {
+  const watchOptions = typeof options.watch === 'object' ? options.watch : {};
+  const byId = new Map<string, VM>();
+  /** Ids of VMs that have, had or are getting a session: each VM joins once. */
+  const seen = new Set<string>();
+  for (const vm of vms) {
+    const { id } = clientOf(vm).vm;
+    byId.set(id, vm);
+    seen.add(id);
+  }
+  let watcher: Stoppable | undefined;
+  const live = new LiveSet(vms, {
+    dispose: (list) => disconnectVMs(list),
+    stopWatching: async () => {
+      const stopping = watcher;
+      watcher = undefined;
+      await stopping?.stop();
+    },
+  });
+  const join = async (info: VMInfo) => {
+    if (live.closed || seen.has(info.id)) return;
+    if (options.max !== undefined && live.list.length >= options.max) return;
+    seen.add(info.id);
+    let vm: VM | undefined;
+    try {
+      vm = await openSession(initiator, info, options);
+      owners.set(vm, initiator);
+      openHandles.get(initiator)?.add(vm);
+      byId.set(info.id, vm);
+      const admitted = await live.admit(vm, (target, items) => inject(target, ...(items as Injectable[])));
+      if (!admitted) await disconnectVMs(vm);
+      else if (options.announce) process.stderr.write(`[trickle: VM ${info.name} joined]\n`);
+    } catch (error) {
+      if (vm) await disconnectVMs(vm).catch(() => undefined);
+      if (!live.closed) process.emitWarning(`trickle: VM ${info.name} (${info.host}:${info.port}) could not join: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  watcher = await initiator.watchVMs(
+    { peers: options.peers, mdns: options.mdns, interface: options.interface, intervalMs: watchOptions.intervalMs },
+    (info) => void join(info),
+    (info) => {
+      const vm = byId.get(info.id);
+      if (vm) live.drop(vm);
+    },
+  );
+  return live.list;
+}
+
 /** Ends the sessions on these VMs; the initiator's engine stops with its last session. */
 export async function disconnectVMs(vms: VM | readonly VM[]): Promise<void> {
-  const list = Array.isArray(vms) ? (vms as readonly VM[]) : [vms as VM];
+  // A live list stops watching first, and ends every session it ever had (also those dropped).
+  const live = liveSetOf(vms);
+  if (live) await live.close();
+  const list = live ? live.all() : Array.isArray(vms) ? (vms as readonly VM[]) : [vms as VM];
   await disconnect(list);
   const stopping = new Set<Initiator>();
   for (const vm of list) {

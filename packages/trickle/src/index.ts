@@ -15,7 +15,8 @@ export { DynamicBalancer, schedulingDefaults } from './scheduling/balancer';
 export type { Balancer, WorkerSlot } from './scheduling/balancer';
 
 export { connect } from './connect';
-export type { ConnectOptions } from './connect';
+export type { ConnectOptions, WatchOptions } from './connect';
+export type { LiveVMList } from './scheduling/live-vms';
 export { disconnectVMs as disconnect } from './connect';
 export { createVM, release, vmInfo, isVM, sessionStats, vmList } from './vm';
 export type { VMList } from './vm';

@@ -8,7 +8,8 @@
  * one call, native and bound functions, values that cannot cross.
  */
 import { callSite } from './client/call-site';
-import { InjectError } from './errors';
+import { InjectError, VMLostError } from './errors';
+import { recordInjection, type LiveVMs } from './scheduling/live-vms';
 import type { InjectItem } from './protocol';
 import { describeFunction, injectionName } from './source';
 import type { Injectable, WithInjected } from './types';
@@ -57,8 +58,8 @@ function prepare(items: readonly unknown[]): Array<{ name: string; code?: Return
   return prepared;
 }
 
-/** A list from `connect()` stays disposable (`await using`) through inject. */
-type DisposableOf<L> = L extends AsyncDisposable ? AsyncDisposable : unknown;
+/** A list from `connect()` stays disposable (`await using`), and live, through inject. */
+type DisposableOf<L> = (L extends AsyncDisposable ? AsyncDisposable : unknown) & (L extends LiveVMs ? LiveVMs : unknown);
 
 /**
  * Injects into one VM, or into every VM of a list (in parallel). Resolves with the same handle(s),
@@ -76,15 +77,23 @@ export async function inject(target: unknown, ...items: unknown[]): Promise<unkn
   const clients = list.map((vm, i) => clientOf(vm, Array.isArray(target) ? `inject: vms[${i}]` : 'inject: the first argument'));
   if (items.length === 0) throw new InjectError('inject: nothing to inject; pass functions, classes, or { name: value } objects after the VM(s)');
   const prepared = prepare(items);
-  await Promise.all(
-    clients.map((client) => {
-      const wire: InjectItem[] = prepared.map((item) =>
-        item.code
-          ? { name: item.name, as: 'code', code: item.code }
-          : { name: item.name, as: 'value', value: client.exportValue(item.value, `inject ${item.name}`) },
-      );
-      return client.inject(wire, site);
-    }),
-  );
+  // A live list (connect({ watch: true })) replays this on VMs that join it later.
+  const forget = recordInjection(target, items);
+  try {
+    await Promise.all(
+      clients.map((client) => {
+        const wire: InjectItem[] = prepared.map((item) =>
+          item.code
+            ? { name: item.name, as: 'code', code: item.code }
+            : { name: item.name, as: 'value', value: client.exportValue(item.value, `inject ${item.name}`) },
+        );
+        return client.inject(wire, site);
+      }),
+    );
+  } catch (error) {
+    // Kept for VMs that join later unless the injection itself failed (a VM lost meanwhile is not that).
+    if (!VMLostError.isInstance(error)) forget();
+    throw error;
+  }
   return target;
 }

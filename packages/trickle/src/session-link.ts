@@ -29,6 +29,11 @@ export interface LinkListener {
    * once; nothing is delivered after it.
    */
   lost(reason: Error): void;
+  /**
+   * Optional: the VM is stopping (graceful removal). Requests already sent are still answered;
+   * new work should go elsewhere. The session ends (`lost`) once the VM has finished.
+   */
+  draining?(): void;
 }
 
 export interface SessionLink {

@@ -417,7 +417,9 @@ export class Cluster implements AsyncDisposable {
       const lines = await Promise.all(started.map(({ proc }) => proc.waitForLine(() => true, timeoutMs)));
       this.running = started.map(({ slot, proc }, i) => {
         const line = lines[i]!.trim();
-        const m = /(\[?[0-9A-Za-z.:-]+?\]?):(\d+)\s*$/.exec(line);
+        // `host:port` alone or at the end of the line; else the first `host:port` in it (e.g.
+        // `trickle vm listening on 127.0.0.1:7100 (id …)`).
+        const m = /(\[?[0-9A-Za-z.:-]+?\]?):(\d+)\s*$/.exec(line) ?? /(?:^|\s)((?:\d{1,3}\.){3}\d{1,3}|\[[0-9A-Fa-f:.]+\]|localhost):(\d{1,5})\b/.exec(line);
         return { ...slot, address: m ? `${m[1]}:${m[2]}` : `${slot.host}:${slot.port}`, firstLine: line, pid: proc.pid, process: proc };
       });
       if (this.kind === 'processes') {

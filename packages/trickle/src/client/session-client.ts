@@ -27,6 +27,9 @@ import { makeProxy, pathLabel, stateOf, type PathState, type ProxyHost, type Ref
 /** A request before it gets its id (distributes over the union). */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
+/** What `watch` reports: the VM is stopping (graceful removal), or the session is gone. */
+export type SessionEvent = { readonly kind: 'draining' } | { readonly kind: 'lost'; readonly reason: Error };
+
 type LinkState =
   | { readonly kind: 'open' }
   | { readonly kind: 'lost'; readonly reason: Error }
@@ -44,6 +47,9 @@ export class SessionClient implements ProxyHost {
   /** The VM handle: the proxy for the empty path in the namespace. */
   readonly handle: object;
   private state: LinkState = { kind: 'open' };
+  /** The VM said it is stopping: requests still work, but schedulers send it no new work. */
+  private stopping = false;
+  private readonly watchers = new Set<(event: SessionEvent) => void>();
   private nextId = 1;
   // While requests are outstanding the link keeps the process alive; when idle it lets the
   // program end without an explicit disconnect.
@@ -98,6 +104,7 @@ export class SessionClient implements ProxyHost {
     link.listen({
       message: (bytes) => this.received(bytes),
       lost: (reason) => this.lost(reason),
+      draining: () => this.draining(),
     });
   }
 
@@ -107,6 +114,17 @@ export class SessionClient implements ProxyHost {
 
   get isOpen(): boolean {
     return this.state.kind === 'open';
+  }
+
+  /** True once the VM said it is stopping (graceful removal). */
+  get isDraining(): boolean {
+    return this.stopping;
+  }
+
+  /** Calls `listener` when the VM starts draining and when the session is lost; returns the unsubscribe function. */
+  watch(listener: (event: SessionEvent) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
   }
 
   // ---- ProxyHost -------------------------------------------------------------------------
@@ -351,6 +369,17 @@ export class SessionClient implements ProxyHost {
     this.state = { kind: 'lost', reason };
     this.refs.clear();
     this.pending.failAll((entry) => new VMLostError(this.vm, { cause: reason, during: entry.remoteName }));
+    this.emit({ kind: 'lost', reason });
+  }
+
+  private draining(): void {
+    if (this.stopping || this.state.kind !== 'open') return;
+    this.stopping = true;
+    this.emit({ kind: 'draining' });
+  }
+
+  private emit(event: SessionEvent): void {
+    for (const watcher of [...this.watchers]) watcher(event);
   }
 
   private unavailable(remoteName: string): Error {

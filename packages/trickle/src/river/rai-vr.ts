@@ -8,22 +8,60 @@ import { VirtualResource } from '@river/engine';
 import { RaiServer } from '../server/rai-server';
 import type { VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
-import { RAI_TAG, RAI_END_TAG } from './tags';
+import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_TAG } from './tags';
 
 export default class RaiVR extends VirtualResource {
   async main(vm: VMRef): Promise<void> {
     const initiator = this.parent;
     if (initiator === undefined) throw new Error('the trickle:rai VR must be deployed by an initiator');
     const replies = new MessageBatcher((batch) => this.send(initiator, { tag: RAI_TAG, b: batch }));
-    const server = new RaiServer({ vm, send: (bytes) => replies.push(bytes) });
+    // Graceful removal: requests received and not yet answered, and where the drain stands.
+    let unanswered = 0;
+    const drain = { phase: 'none' as 'none' | 'told' | 'acknowledged' };
+    const drained = new AbortController();
+    const settle = () => {
+      if (drain.phase === 'acknowledged' && unanswered <= 0) drained.abort();
+    };
+    const server = new RaiServer({
+      vm,
+      send: (bytes) => {
+        unanswered--;
+        replies.push(bytes);
+        settle();
+      },
+    });
+    // The VM is stopping: tell the initiator (after the replies so far), keep serving what it
+    // sent before its acknowledgement, then end. River's stop grace bounds all of this.
+    const onStop = () => {
+      drain.phase = 'told';
+      replies.flush();
+      this.send(initiator, { tag: RAI_DRAIN_TAG });
+    };
+    this.signal.addEventListener('abort', onStop, { once: true });
     try {
       for (;;) {
-        // Rejects when the initiator is gone; River then ends this VR anyway.
-        const msg = await this.recv<{ tag: string; b?: Uint8Array }>({ src: initiator });
+        let msg: { tag: string; b?: Uint8Array };
+        try {
+          // Rejects when the initiator is gone; River then ends this VR anyway. While draining it
+          // also stops waiting once the last request is answered (no signal otherwise: hot path).
+          msg = await this.recv<{ tag: string; b?: Uint8Array }>({ src: initiator }, drain.phase === 'none' ? undefined : { signal: drained.signal });
+        } catch (error) {
+          if (drained.signal.aborted) return;
+          throw error;
+        }
         if (msg.tag === RAI_END_TAG) return;
-        if (msg.tag === RAI_TAG && msg.b instanceof Uint8Array) unbatch(msg.b, (bytes) => server.receive(bytes));
+        if (msg.tag === RAI_TAG && msg.b instanceof Uint8Array) {
+          unbatch(msg.b, (bytes) => {
+            unanswered++;
+            server.receive(bytes);
+          });
+        } else if (msg.tag === RAI_DRAIN_TAG && drain.phase === 'told') {
+          drain.phase = 'acknowledged';
+          settle();
+        }
       }
     } finally {
+      this.signal.removeEventListener('abort', onStop);
       replies.flush();
       server.close();
     }

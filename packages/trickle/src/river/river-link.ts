@@ -7,7 +7,7 @@
 import type { Initiator, UUID, VMInfo } from '@river/engine';
 import type { LinkListener, SessionLink, VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
-import { RAI_END_TAG, RAI_TAG } from './tags';
+import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_TAG } from './tags';
 
 /** How long close() waits for the RAI VR to confirm its end. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -85,6 +85,11 @@ export class RiverLink implements SessionLink {
         );
         if (msg.tag === RAI_TAG && msg.b instanceof Uint8Array) {
           unbatch(msg.b, (bytes) => this.deliver(bytes));
+        } else if (msg.tag === RAI_DRAIN_TAG) {
+          // The VM is stopping: no new work (listener), then acknowledge after what is queued.
+          if (!this.ended) this.listener?.draining?.();
+          this.requests.flush();
+          this.initiator.send(this.rai, { tag: RAI_DRAIN_TAG });
         } else if (msg.tag === 'river:exit') {
           const error = msg.error instanceof Error ? msg.error : undefined;
           this.end(new Error(`the session on VM '${this.vm.name}' ended${error ? `: ${error.message}` : ''}`, { cause: error }));

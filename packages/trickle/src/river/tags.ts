@@ -2,5 +2,11 @@
 export const RAI_TAG = 'trickle:rai';
 /** Ends a session: the RAI VR returns from main and River ends its worker. */
 export const RAI_END_TAG = 'trickle:end';
+/**
+ * Graceful removal. The RAI VR sends it when its VM is stopping (SIGTERM): the initiator sends no
+ * new work and answers with the same tag; every request sent before that answer is still served,
+ * then the VR ends (the initiator sees the session end, as `river:exit`).
+ */
+export const RAI_DRAIN_TAG = 'trickle:drain';
 /** The name under which `trickle vm` registers the RAI VR class as a River extension. */
 export const RAI_EXTENSION = 'trickle:rai';

@@ -4,17 +4,31 @@
  *
  * A run is a queue (where chunks come from), a balancer (which VM gets the next one) and the set
  * of VMs taking part. Each time a chunk returns, its VM becomes eligible again and the run
- * dispatches, so faster VMs do more chunks. The VM set may change during a run (a `LiveVMs`
- * source): VMs that appear join, VMs that go away get no more work. Re-issuing the outstanding
- * chunks of a VM that died is not done yet: its failure fails the run.
+ * dispatches, so faster VMs do more chunks.
+ *
+ * Fault tolerance: when a VM dies or its connection is lost, its chunks in flight fail with
+ * VMLostError; the run takes that VM out (it gets no more work) and hands those chunks out again
+ * to the VMs that remain (ChunkLedger). A chunk counts once: a second reply for it is ignored.
+ * Only when no VM is left does the run reject, with a WorkLostError naming the lost chunks.
+ * Errors of the user's function (RemoteError) are not retried: they fail the run.
+ *
+ * Elasticity: the VM set may change during a run (a `LiveVMs` source, e.g. `connect({ watch:
+ * true })`): VMs that appear join, VMs that go away or say they are stopping (graceful removal)
+ * get no more work, and what they already have is either answered or, if they are lost, re-issued.
  */
 import { defaultProgress } from './progress';
 import { resolveCallee, type Callee } from '../fork-join';
+import { VMLostError, WorkLostError } from '../errors';
 import type { PathKey } from '../protocol';
+import type { VMRef } from '../session-link';
 import type { Returned, VM } from '../types';
 import { clientOf } from '../vm';
 import { DynamicBalancer, type Balancer, type WorkerSlot } from './balancer';
+import { ChunkLedger } from './chunk-ledger';
+import { isLiveVMs, type LiveVMs } from './live-vms';
 import { ChunkQueue, type Chunk, type WorkQueue } from './work-queue';
+
+export type { LiveVMs } from './live-vms';
 
 export interface Progress {
   /** Work items completed so far. */
@@ -28,7 +42,7 @@ export interface ForkWorkOptions<W = unknown> {
   chunksize?: number;
   /** Results in work order instead of completion order. */
   ordered?: boolean;
-  /** Called after each chunk completes. */
+  /** Called after each chunk completes (once per chunk, also when a chunk was re-issued). */
   onProgress?: (progress: Progress) => void;
   /** Aborting stops handing out chunks and rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -40,28 +54,32 @@ export interface ForkWorkOptions<W = unknown> {
   queue?: WorkQueue<W>;
 }
 
-/** A set of VMs that can change while a run goes on. */
-export interface LiveVMs {
-  current(): readonly VM[];
-  /** Calls `listener` when a VM joins or leaves; returns the unsubscribe function. */
-  subscribe(listener: (change: { added?: VM; removed?: VM }) => void): () => void;
-}
-
 type AnyFunction = (arg: any) => any;
 type ResultOf<F> = F extends AnyFunction ? Returned<Awaited<ReturnType<F>>> : unknown;
 
+/** Where a VM stands in a run: only `in` gets chunks. */
+type Membership =
+  | { readonly kind: 'in' }
+  /** Removed from the live set, or stopping (graceful removal): answers what it has, gets no more. */
+  | { readonly kind: 'leaving' }
+  | { readonly kind: 'lost'; readonly error: unknown };
+
 interface Slot extends WorkerSlot {
   readonly target: { ref?: number; path: readonly PathKey[]; label: string };
+  membership: Membership;
+  /** Stops listening to the VM's session (draining, lost). */
+  unwatch: () => void;
 }
 
-/** One forkGen run: dispatch, collect, and wake the consumer. */
+/** One forkGen run: dispatch, collect, re-issue, and wake the consumer. */
 class WorkRun<W> {
   private readonly slots: Slot[] = [];
   private readonly completed: Array<{ index: number; value: unknown }> = [];
   private readonly byIndex = new Map<number, unknown>();
+  private readonly ledger: ChunkLedger<W>;
+  private readonly lostVMs: VMRef[] = [];
+  private lastLoss: unknown;
   private nextIndex = 0;
-  private inFlight = 0;
-  private exhausted = false;
   private failure: { error: unknown } | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -70,23 +88,43 @@ class WorkRun<W> {
 
   constructor(
     private readonly fn: Callee,
-    private readonly queue: WorkQueue<W>,
+    queue: WorkQueue<W>,
     private readonly balancer: Balancer,
     private readonly options: ForkWorkOptions<W>,
   ) {
+    this.ledger = new ChunkLedger(queue);
     this.onProgress = options.onProgress ?? defaultProgress();
   }
 
   addVM(vm: VM): void {
-    if (this.slots.some((slot) => slot.vm === vm)) return;
-    clientOf(vm, 'forkWork: a VM');
-    this.slots.push({ vm, inFlight: 0, completed: 0, active: true, target: resolveCallee(vm, this.fn, 'forkWork') });
+    if (this.stopped || this.slots.some((slot) => slot.vm === vm)) return;
+    const client = clientOf(vm, 'forkWork: a VM');
+    const slot: Slot = {
+      vm,
+      inFlight: 0,
+      completed: 0,
+      active: true,
+      membership: { kind: 'in' },
+      target: resolveCallee(vm, this.fn, 'forkWork'),
+      unwatch: () => undefined,
+    };
+    this.slots.push(slot);
+    if (!client.isOpen) {
+      this.vmLost(slot, new VMLostError(client.vm, { during: 'forkWork' }));
+      return;
+    }
+    slot.unwatch = client.watch((event) => {
+      if (event.kind === 'lost') this.vmLost(slot, new VMLostError(client.vm, { cause: event.reason, during: 'forkWork' }));
+      else this.leave(slot);
+    });
+    if (client.isDraining) this.leave(slot);
     this.dispatch();
   }
 
+  /** The VM left the live set: it finishes what it has and gets nothing more. */
   removeVM(vm: VM): void {
     const slot = this.slots.find((s) => s.vm === vm);
-    if (slot) slot.active = false;
+    if (slot) this.leave(slot);
   }
 
   fail(error: unknown): void {
@@ -96,27 +134,48 @@ class WorkRun<W> {
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
+    for (const slot of this.slots) slot.unwatch();
     this.notify();
   }
 
   dispatch(): void {
-    while (!this.stopped && !this.exhausted) {
+    while (!this.stopped) {
       const slot = this.balancer.pick(this.slots) as Slot | undefined;
       if (!slot) return;
-      const chunk = this.queue.next();
+      if (!clientOf(slot.vm).isOpen) {
+        this.vmLost(slot, new VMLostError(clientOf(slot.vm).vm, { during: 'forkWork' }));
+        continue;
+      }
+      const chunk = this.ledger.take();
       if (!chunk) {
-        this.exhausted = true;
         this.notify();
         return;
       }
-      this.send(slot as Slot, chunk);
+      this.send(slot, chunk);
     }
+  }
+
+  private leave(slot: Slot): void {
+    if (slot.membership.kind !== 'in') return;
+    slot.membership = { kind: 'leaving' };
+    slot.active = false;
+    this.notify();
+  }
+
+  private vmLost(slot: Slot, error: unknown): void {
+    if (slot.membership.kind === 'lost') return;
+    slot.membership = { kind: 'lost', error };
+    slot.active = false;
+    slot.unwatch();
+    this.lostVMs.push(clientOf(slot.vm).vm);
+    this.lastLoss = error;
+    this.notify();
   }
 
   private send(slot: Slot, chunk: Chunk<W>): void {
     slot.inFlight++;
-    this.inFlight++;
     const client = clientOf(slot.vm);
     const { target } = slot;
     client
@@ -125,13 +184,17 @@ class WorkRun<W> {
         (value) => {
           slot.inFlight--;
           slot.completed++;
-          this.inFlight--;
           if (this.stopped) return;
+          // A chunk counts once: a reply for one already completed elsewhere is dropped.
+          if (!this.ledger.complete(chunk)) {
+            this.dispatch();
+            return;
+          }
           this.done += chunk.items.length;
           if (this.options.ordered) this.byIndex.set(chunk.index, value);
           else this.completed.push({ index: chunk.index, value });
           try {
-            this.onProgress?.({ done: this.done, total: this.queue.total });
+            this.onProgress?.({ done: this.done, total: this.ledger.total });
           } catch (error) {
             this.fail(error);
             return;
@@ -141,7 +204,16 @@ class WorkRun<W> {
         },
         (error: unknown) => {
           slot.inFlight--;
-          this.inFlight--;
+          if (this.stopped) return;
+          if (VMLostError.isInstance(error)) {
+            // The VM is gone: it gets no more work and this chunk goes to another VM.
+            this.vmLost(slot, error);
+            this.ledger.lost(chunk);
+            this.dispatch();
+            this.notify();
+            return;
+          }
+          this.ledger.dropped(chunk);
           this.fail(error);
         },
       );
@@ -166,15 +238,26 @@ class WorkRun<W> {
       } else if (this.completed.length > 0) {
         return { done: false, value: this.completed.shift()!.value };
       }
-      if (this.exhausted && this.inFlight === 0) return { done: true };
+      if (this.ledger.finished) return { done: true };
       if (this.stopped) return { done: true };
-      if (this.slots.every((slot) => !slot.active) && !this.exhausted) {
-        throw new Error('forkWork: no VMs to run on');
+      if (!this.slots.some((slot) => slot.active) && this.ledger.hasWork()) this.fail(this.noVMLeft());
+      else {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
     }
+  }
+
+  private noVMLeft(): Error {
+    if (this.lostVMs.length === 0 && this.slots.length === 0) return new RangeError('forkWork: no VMs to run on');
+    return new WorkLostError({
+      chunks: this.ledger.lostChunks(),
+      vms: this.lostVMs,
+      done: this.done,
+      total: this.ledger.total,
+      cause: this.lastLoss ?? new Error('every VM of the run left it'),
+    });
   }
 }
 
@@ -208,10 +291,12 @@ async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
   signal?.addEventListener('abort', onAbort, { once: true });
   let unsubscribe: (() => void) | undefined;
   try {
-    const list = Array.isArray(vms) ? (vms as readonly VM[]) : (vms as LiveVMs).current();
+    // A live list (connect({ watch: true })) is an array too: ask for LiveVMs first.
+    const live = isLiveVMs(vms) ? vms : undefined;
+    const list = live ? live.current() : (vms as readonly VM[]);
     if (list.length === 0) throw new RangeError('forkWork: no VMs given');
-    if (!Array.isArray(vms)) {
-      unsubscribe = (vms as LiveVMs).subscribe(({ added, removed }) => {
+    if (live) {
+      unsubscribe = live.subscribe(({ added, removed }) => {
         if (added) run.addVM(added);
         if (removed) run.removeVM(removed);
       });
