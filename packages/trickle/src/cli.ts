@@ -36,7 +36,7 @@ connect() prints '[trickle: discovered N VMs]' on stderr; forkWork shows a progr
 terminal. process.argv is [node, SCRIPT, ...args].
 `;
 
-const LS_USAGE = `usage: trickle ls [--timeout MS] [--peers host:port,...] [--local N] [--json]
+const LS_USAGE = `usage: trickle ls [--timeout MS] [--peers host:port,...] [--key-file FILE] [--interface IF] [--no-mdns] [--json]
 
 Lists the VMs that discovery finds (mDNS, static peers, membership).
 `;
@@ -87,7 +87,9 @@ async function ls(argv: string[]): Promise<number> {
     options: {
       timeout: { type: 'string' },
       peers: { type: 'string' },
-      local: { type: 'string' },
+      'key-file': { type: 'string' },
+      interface: { type: 'string' },
+      'no-mdns': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -96,12 +98,13 @@ async function ls(argv: string[]): Promise<number> {
     process.stdout.write(LS_USAGE);
     return 0;
   }
-  const initiator = await startInitiator({});
+  const initiator = await startInitiator({ keyFile: values['key-file'] });
   try {
     const vms = await initiator.discover({
       timeoutMs: values.timeout ? Number(values.timeout) : 1500,
       peers: values.peers ?? process.env.RIVER_PEERS,
-      local: values.local ? Number(values.local) : undefined,
+      interface: values.interface,
+      mdns: values['no-mdns'] ? false : undefined,
     });
     if (values.json) process.stdout.write(`${JSON.stringify(vms, null, 2)}\n`);
     else if (vms.length === 0) process.stdout.write('no VMs found\n');
