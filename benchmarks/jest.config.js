@@ -1,11 +1,2 @@
-/** @type {import('jest').Config} */
-module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: {
-    // Type checking is done by `pnpm typecheck` (tsc); ts-jest only transpiles, which keeps runs fast.
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
-  },
-  testTimeout: 60000,
-};
+// Benchmark tests run whole pipelines (data, cluster, reports): a longer default timeout.
+module.exports = { ...require('../jest.config.base.js'), testTimeout: 60000 };
