@@ -12,6 +12,7 @@
 // │ 3. Add "@trickle/core": "workspace:*" to benchmarks/package.json (+ pnpm install).        │
 // └───────────────────────────────────────────────────────────────────────────────────────────┘
 import { dirname, join } from 'node:path';
+import { deserialize } from 'node:v8';
 import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type VM } from '@trickle/core';
 import type { VmCommand, VmSlot } from './cluster/cluster';
 import { mergecounts } from './wordcount';
@@ -190,11 +191,45 @@ function wfreqAdd(files: string[]): number {
   return tokens;
 }
 
+/**
+ * The same, counting each chunk into a fresh (small, cache-resident) Map first and then adding
+ * that to the running total: per-token lookups stay in a small table.
+ */
+function wfreqAddLocal(files: string[]): number {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const m = new Map<string, number>();
+  let tokens = 0;
+  for (const filename of files) {
+    const text = fs.readFileSync(filename, 'utf8');
+    for (const t of text.split(/\s+/)) {
+      if (t) {
+        m.set(t, (m.get(t) ?? 0) + 1);
+        tokens++;
+      }
+    }
+  }
+  const total = wfreqTotal;
+  for (const [w, c] of m) total.set(w, (total.get(w) ?? 0) + c);
+  return tokens;
+}
+
 /** Hands the running total over (by value) and starts a new one. */
 function wfreqTake(): Map<string, number> {
   const m = wfreqTotal;
   wfreqTotal = new Map();
   return m;
+}
+
+/**
+ * The same as bytes (v8.serialize): native serialisation on the VM and native deserialisation on
+ * the initiator, instead of Trickle's value walk and codec running cold (not yet optimised) code
+ * once over a ~275k-entry Map on two 0.2-core machines.
+ */
+function wfreqTakeBytes(): Uint8Array {
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const b = v8.serialize(wfreqTotal);
+  wfreqTotal = new Map();
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
@@ -220,8 +255,8 @@ function wfreqShard(n: number): Uint8Array[] {
   });
 }
 
-/** Sharded reduction, step 2 (VM j): merges shard j of every VM; answers it as a Map. */
-function wfreqMergeShard(parts: Uint8Array[]): Map<string, number> {
+/** Sharded reduction, step 2 (VM j): merges shard j of every VM; answers it as v8.serialize bytes of a Map. */
+function wfreqMergeShard(parts: Uint8Array[]): Uint8Array {
   const v8 = require('node:v8') as typeof import('node:v8');
   const m = new Map<string, number>();
   for (const bytes of parts) {
@@ -231,7 +266,13 @@ function wfreqMergeShard(parts: Uint8Array[]): Map<string, number> {
       m.set(w, (m.get(w) ?? 0) + cs[i]!);
     }
   }
-  return m;
+  const b = v8.serialize(m);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A Map from v8.serialize bytes (a VM's answer). */
+function mapFromBytes(bytes: Uint8Array): Map<string, number> {
+  return deserialize(bytes) as Map<string, number>;
 }
 
 /** Adds every count of `d` to `into`. */
@@ -245,6 +286,10 @@ export const TUNED = {
   chunksize: () => envInt('WFREQ_TUNED_CHUNKSIZE', 50),
   /** Chunks in flight per VM: 2 hides the round trip. */
   inFlightPerVM: () => envInt('WFREQ_TUNED_INFLIGHT', 2),
+  /** 'direct': chunks count straight into the running total; 'local': per-chunk Map, then added. */
+  add: (): 'direct' | 'local' => (process.env.WFREQ_TUNED_ADD === 'direct' ? 'direct' : 'local'),
+  /** Totals cross as v8.serialize bytes (default) or as Trickle values (WFREQ_TUNED_BYTES=0). */
+  bytes: () => process.env.WFREQ_TUNED_BYTES !== '0',
   /** 'shard' (default): the VMs merge shards; 'fetch': every VM's total is merged here. */
   reduce: (): 'shard' | 'fetch' => (process.env.WFREQ_TUNED_REDUCE === 'fetch' ? 'fetch' : 'shard'),
 };
@@ -253,17 +298,18 @@ async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<st
   const vms = await connectFor(options, true);
   mark('connected');
   try {
-    const typed = await inject(vms, { wfreqTotal: new Map<string, number>(), wfreqAdd, wfreqTake, wfreqShard, wfreqMergeShard });
+    const typed = await inject(vms, { wfreqTotal: new Map<string, number>(), wfreqAdd, wfreqAddLocal, wfreqTake, wfreqTakeBytes, wfreqShard, wfreqMergeShard });
     mark('injected');
     let tokens = 0;
     let chunks = 0;
-    for await (const t of forkGen(typed, wfreqAdd, options.files, { chunksize: TUNED.chunksize(), inFlightPerVM: TUNED.inFlightPerVM() })) {
+    const add = TUNED.add() === 'local' ? wfreqAddLocal : wfreqAdd;
+    for await (const t of forkGen(typed, add, options.files, { chunksize: TUNED.chunksize(), inFlightPerVM: TUNED.inFlightPerVM() })) {
       tokens += t;
       if (chunks++ === 0) mark('firstResult');
     }
     mark('forkGenDone', { chunks, tokens });
     if (typed.length === 1) {
-      const total = await typed[0]!.wfreqTake();
+      const total = TUNED.bytes() ? mapFromBytes(await typed[0]!.wfreqTakeBytes()) : await typed[0]!.wfreqTake();
       mark('merged');
       return total;
     }
@@ -272,7 +318,7 @@ async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<st
       // Every VM's total merged here as it arrives, into the first to arrive (no copy of it).
       await Promise.all(
         typed.map((vm) =>
-          vm.wfreqTake().then((m) => {
+          (TUNED.bytes() ? vm.wfreqTakeBytes().then(mapFromBytes) : vm.wfreqTake()).then((m) => {
             if (!final) final = m;
             else mergeInto(final, m);
           }),
@@ -287,7 +333,8 @@ async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<st
       mark('sharded', { shardBytes: shards.reduce((s, list) => s + list.reduce((a, b) => a + b.byteLength, 0), 0) });
       await Promise.all(
         typed.map((vm, j) =>
-          vm.wfreqMergeShard(shards.map((list) => list[j]!)).then((m) => {
+          vm.wfreqMergeShard(shards.map((list) => list[j]!)).then((bytes) => {
+            const m = mapFromBytes(bytes);
             if (!final) final = m;
             else for (const [w, c] of m) final.set(w, c);
           }),

@@ -7,7 +7,6 @@ import {
   connectWorkers,
   createVM,
   disconnect,
-  DynamicBalancer,
   fork,
   forkGen,
   forkWork,
@@ -156,6 +155,18 @@ describe('forkWork when VMs are lost', () => {
     expect(lost.message).toMatch(/no VM left to run on \(2 lost\); lost chunks? \d/);
   });
 
+  test('a VM already dead when the run starts is skipped; with no other VM the run rejects at once', async () => {
+    await using vms = await workers(2);
+    await inject(vms[0]!, { dieAt: 1 });
+    await expect(Promise.resolve(vms[0]!.step(0))).rejects.toThrow(VMLostError);
+    const results = await forkWork(vms, step, range(20), { ordered: true });
+    expect(results.map((r) => r.vm)).toEqual(range(20).map(() => 1));
+    const error = await forkWork([vms[0]!], step, range(20)).catch((e: unknown) => e);
+    expect(WorkLostError.isInstance(error)).toBe(true);
+    expect((error as WorkLostError).chunks).toEqual([]);
+    expect((error as WorkLostError).message).toMatch(/no chunk was in flight/);
+  });
+
   test('a call or join on a dead VM rejects with VMLostError promptly, also one made afterwards', async () => {
     await using vms = await workers(1);
     const dying = inject(vms[0]!, { dieAt: 1 }).then(() => vms[0]!.step(1));
@@ -268,6 +279,5 @@ describe('forkWork on a changing VM set', () => {
     expect(seen).toEqual(['added', 'removed']);
     expect(live.all()).toEqual([first, later]);
     unsubscribe();
-    void DynamicBalancer;
   });
 });

@@ -143,7 +143,8 @@ class WorkRun<W> {
   dispatch(): void {
     while (!this.stopped) {
       const slot = this.balancer.pick(this.slots) as Slot | undefined;
-      if (!slot) return;
+      // None free, or a custom balancer picked a VM that has left: wait for the next return.
+      if (!slot || slot.membership.kind !== 'in') return;
       if (!clientOf(slot.vm).isOpen) {
         this.vmLost(slot, new VMLostError(clientOf(slot.vm).vm, { during: 'forkWork' }));
         continue;
@@ -188,6 +189,7 @@ class WorkRun<W> {
           // A chunk counts once: a reply for one already completed elsewhere is dropped.
           if (!this.ledger.complete(chunk)) {
             this.dispatch();
+            this.notify();
             return;
           }
           this.done += chunk.items.length;
@@ -240,7 +242,10 @@ class WorkRun<W> {
       }
       if (this.ledger.finished) return { done: true };
       if (this.stopped) return { done: true };
-      if (!this.slots.some((slot) => slot.active) && this.ledger.hasWork()) this.fail(this.noVMLeft());
+      // No VM left to give work to, and none still holding some (whose chunks may yet come back,
+      // or be lost and counted as such): what is left cannot be done.
+      const stuck = this.slots.every((slot) => !slot.active && slot.inFlight === 0);
+      if (stuck && this.ledger.hasWork()) this.fail(this.noVMLeft());
       else {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
