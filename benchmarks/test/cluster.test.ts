@@ -114,4 +114,35 @@ describeCluster('simulated cluster (network namespaces + cgroup CPU quotas)', ()
       rmSync(scratch, { recursive: true, force: true });
     }
   }, 120_000);
+
+  test('the benchmark driver on the cluster with real `trickle vm`s found by mDNS on the bridge: both variants checked', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'wfq-cluster-test-'));
+    try {
+      const r = await runBenchmark(
+        defaultOptions({
+          quick: true,
+          baselinesOnly: false,
+          runs: 1,
+          shareRuns: 1,
+          vms: [1, 2],
+          cluster: 'netns',
+          progress: new Progress(process.stderr, false),
+          dataRoot: join(scratch, 'data'),
+          outDir: join(scratch, 'out'),
+          command: 'test',
+        }),
+      );
+      expect(r.runs.map((x) => [x.variant, x.vms])).toEqual([
+        ['paper', 1],
+        ['tuned', 1],
+        ['paper', 2],
+        ['tuned', 2],
+      ]);
+      const json = JSON.parse(readFileSync(r.json, 'utf8'));
+      expect(json.cluster).toMatchObject({ kind: 'netns', share: 0.2, quotas: true });
+      expect(await listNamespaces(`${PREFIX}-${process.pid}`)).toEqual([]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 150_000);
 });

@@ -14,6 +14,9 @@ import { defaultOptions, parseBenchArgs, runBenchmark } from '../src/wfreq/main'
 import { Progress } from '../src/wfreq/progress';
 import { machineInfo } from '../src/wfreq/machine';
 import { DIST_WFREQ } from '../src/wfreq/paths';
+import { NotWiredError, vmCommand, trickleCli } from '../src/wfreq/variants';
+import { createCluster } from '../src/wfreq/cluster';
+import { validateKey } from '@river/engine';
 
 const scratch = mkdtempSync(join(tmpdir(), 'wfq-test-'));
 const dataRoot = join(scratch, 'data');
@@ -264,10 +267,13 @@ describe('driver', () => {
     expect(() => parseBenchArgs(['--variants', 'fast'], 'cmd')).toThrow(/--variants/);
   });
 
-  test('without --baselines-only it says at once that the Trickle runs are not wired', async () => {
-    await expect(runBenchmark(defaultOptions({ quick: true, baselinesOnly: false, progress: silent, dataRoot, outDir: join(scratch, 'nw') }))).rejects.toThrow(
-      /Trickle runs not wired yet/,
-    );
+  test('without --baselines-only it says at once when the Trickle runs are not wired', async () => {
+    const notWired = () => {
+      throw new NotWiredError();
+    };
+    await expect(
+      runBenchmark(defaultOptions({ quick: true, baselinesOnly: false, progress: silent, dataRoot, outDir: join(scratch, 'nw'), vmCommand: notWired })),
+    ).rejects.toThrow(/Trickle runs not wired yet/);
     expect(existsSync(join(scratch, 'nw'))).toBe(false);
   });
 
@@ -314,6 +320,44 @@ describe('driver', () => {
     expect(json.results).toHaveLength(4);
     expect(json.results.find((x: { vms: number }) => x.vms === 1).speedup).toBe(1);
   });
+
+  test('the Trickle runs are wired: a real `trickle vm` per slot, given a cluster key River accepts', async () => {
+    expect(existsSync(trickleCli())).toBe(true);
+    const netns = vmCommand({ index: 0, name: 'vm1', host: '198.18.100.11', port: 7100, ns: 'wfq-x-vm1' });
+    expect(netns.argv.slice(1)).toEqual([trickleCli(), 'vm', '--host', '198.18.100.11', '--port', '7100', '--slots', '4', '--name', 'vm1']);
+    // On loopback (processes fallback) any free port: nothing else on this host can hold it.
+    expect(vmCommand({ index: 1, name: 'vm2', host: '127.0.0.1', port: 7101 }).argv).toContain('0');
+    const cluster = await createCluster({ slots: 1, mode: 'processes' });
+    try {
+      expect(validateKey(cluster.env.TRICKLE_KEY!, 'TRICKLE_KEY')).toBe(cluster.key);
+      expect(cluster.env.RIVER_KEY).toBe(cluster.key);
+      const [vm] = await cluster.startVms(1, vmCommand);
+      expect(vm!.firstLine).toMatch(/^trickle vm listening on 127\.0\.0\.1:\d+ .*cluster key set/);
+      expect(vm!.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(vm!.address).not.toBe('127.0.0.1:0');
+    } finally {
+      await cluster.dispose();
+    }
+  });
+
+  test('quick, with real Trickle (paper and tuned on 1 and 2 VMs, and 2 local VMs): every run checked, report complete', async () => {
+    const outDir = join(scratch, 'bench-trickle');
+    const r = await runBenchmark(
+      defaultOptions({ quick: true, baselinesOnly: false, runs: 1, vms: [1, 2], cluster: 'processes', progress: silent, dataRoot, outDir, command: 'test' }),
+    );
+    expect(r.runs.map((x) => [x.variant, x.vms, x.seconds.length])).toEqual([
+      ['paper', 1, 1],
+      ['tuned', 1, 1],
+      ['paper', 2, 1],
+      ['tuned', 2, 1],
+    ]);
+    expect(r.baselines.trickleLocal2Paper!.runs).toHaveLength(1);
+    expect(r.baselines.trickleLocal2Tuned!.runs).toHaveLength(1);
+    const json = JSON.parse(readFileSync(r.json, 'utf8'));
+    expect(json.results).toHaveLength(4);
+    for (const x of json.results) expect(x).toMatchObject({ variant: expect.any(String), vms: expect.any(Number), seconds: expect.any(Number), speedup: expect.any(Number) });
+    expect(readFileSync(r.md, 'utf8')).toMatch(/tuned/);
+  }, 90_000);
 
   test('a run whose counts differ from the reference fails the benchmark', async () => {
     process.env.FAKE_WFREQ_CORRUPT = '1';

@@ -13,7 +13,7 @@
 // └───────────────────────────────────────────────────────────────────────────────────────────┘
 import { dirname, join } from 'node:path';
 import { deserialize } from 'node:v8';
-import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type VM } from '@trickle/core';
+import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type Chunk, type VM, type WorkQueue } from '@trickle/core';
 import type { VmCommand, VmSlot } from './cluster/cluster';
 import { mergecounts } from './wordcount';
 
@@ -105,7 +105,7 @@ const envInt = (name: string, fallback: number): number => {
 // Connecting
 
 /** mDNS listening windows of `tuned`, ms: it listens longer only when it found too few VMs. */
-export const TUNED_DISCOVERY_MS = [300, 1000, 3000];
+export const TUNED_DISCOVERY_MS = [100, 500, 3000];
 
 /**
  * Connects to exactly `n` VMs as the cluster kind says: real mDNS on the bridge ('netns'), the
@@ -213,22 +213,15 @@ function wfreqAddLocal(files: string[]): number {
   return tokens;
 }
 
-/** Hands the running total over (by value) and starts a new one. */
-function wfreqTake(): Map<string, number> {
-  const m = wfreqTotal;
-  wfreqTotal = new Map();
-  return m;
-}
-
 /**
- * The same as bytes (v8.serialize): native serialisation on the VM and native deserialisation on
+ * Hands the running total over as bytes (v8.serialize): native serialisation on the VM and native deserialisation on
  * the initiator, instead of Trickle's value walk and codec running cold (not yet optimised) code
  * once over a ~275k-entry Map on two 0.2-core machines.
  */
 function wfreqTakeBytes(): Uint8Array {
   const v8 = require('node:v8') as typeof import('node:v8');
   const b = v8.serialize(wfreqTotal);
-  wfreqTotal = new Map();
+  wfreqTotal = undefined as unknown as Map<string, number>; // a chunk after this fails loudly
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -248,7 +241,7 @@ function wfreqShard(n: number): Uint8Array[] {
     words[j]!.push(w);
     counts[j]!.push(c);
   }
-  wfreqTotal = new Map();
+  wfreqTotal = undefined as unknown as Map<string, number>; // a chunk after this fails loudly
   return words.map((ws, j) => {
     const b = v8.serialize([ws, counts[j]]);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -282,66 +275,113 @@ function mergeInto(into: Map<string, number>, d: Map<string, number>): void {
 
 /** Tuned parameters (the env overrides are for profiling only). */
 export const TUNED = {
-  /** Files per chunk: a chunk costs only a round trip now, so small enough for a short tail. */
-  chunksize: () => envInt('WFREQ_TUNED_CHUNKSIZE', 50),
+  /** Files per chunk while there is plenty of work (the paper's 100; a chunk costs a round trip). */
+  chunksize: () => envInt('WFREQ_TUNED_CHUNKSIZE', 100),
+  /** Smallest chunk at the end of the work (guided: chunks shrink as the work runs out). */
+  minChunk: () => envInt('WFREQ_TUNED_MINCHUNK', 8),
   /** Chunks in flight per VM: 2 hides the round trip. */
   inFlightPerVM: () => envInt('WFREQ_TUNED_INFLIGHT', 2),
   /** 'direct': chunks count straight into the running total; 'local': per-chunk Map, then added. */
   add: (): 'direct' | 'local' => (process.env.WFREQ_TUNED_ADD === 'direct' ? 'direct' : 'local'),
-  /** Totals cross as v8.serialize bytes (default) or as Trickle values (WFREQ_TUNED_BYTES=0). */
-  bytes: () => process.env.WFREQ_TUNED_BYTES !== '0',
   /** 'shard' (default): the VMs merge shards; 'fetch': every VM's total is merged here. */
   reduce: (): 'shard' | 'fetch' => (process.env.WFREQ_TUNED_REDUCE === 'fetch' ? 'fetch' : 'shard'),
 };
+
+/**
+ * The work list in guided chunks: `max` files per chunk while there is plenty of work, then
+ * shrinking with what remains (remaining / (2 × VMs), at least `min`), so the run ends with
+ * small chunks on every VM instead of one VM finishing a full chunk alone (guided self-scheduling).
+ * Calls `onDrained` once, when the last chunk has been handed out: from then on a request sent to
+ * a VM is ordered after every chunk it will get, so each VM can start its share of the reduction
+ * right after its own last chunk.
+ */
+class GuidedQueue<W> implements WorkQueue<W> {
+  private position = 0;
+  private index = 0;
+  private drained = false;
+
+  constructor(
+    private readonly work: readonly W[],
+    private readonly options: { vms: number; max: number; min: number; onDrained: () => void },
+  ) {}
+
+  get total(): number {
+    return this.work.length;
+  }
+
+  next(): Chunk<W> | undefined {
+    const remaining = this.work.length - this.position;
+    if (remaining <= 0) {
+      if (!this.drained) {
+        this.drained = true;
+        queueMicrotask(this.options.onDrained);
+      }
+      return undefined;
+    }
+    const { vms, max, min } = this.options;
+    const size = Math.max(min, Math.min(max, Math.ceil(remaining / (2 * vms))));
+    const items = this.work.slice(this.position, this.position + size);
+    this.position += items.length;
+    return { index: this.index++, items, arg: items };
+  }
+}
 
 async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<string, number>> {
   const vms = await connectFor(options, true);
   mark('connected');
   try {
-    const typed = await inject(vms, { wfreqTotal: new Map<string, number>(), wfreqAdd, wfreqAddLocal, wfreqTake, wfreqTakeBytes, wfreqShard, wfreqMergeShard });
+    const typed = await inject(vms, { wfreqTotal: new Map<string, number>(), wfreqAdd, wfreqAddLocal, wfreqTakeBytes, wfreqShard, wfreqMergeShard });
     mark('injected');
+    const n = typed.length;
+    const reduce = n === 1 ? 'take' : TUNED.reduce();
+    // Step 1 of the reduction, sent to every VM as soon as the last chunk is out (each VM runs
+    // it after its own last chunk: requests to a session are handled in order).
+    let step1: Promise<Uint8Array[]>[] | undefined;
+    const startStep1 = () => {
+      if (step1) return;
+      mark('drained');
+      step1 = typed.map((vm) => (reduce === 'shard' ? vm.wfreqShard(n) : vm.wfreqTakeBytes().then((b) => [b])));
+      for (const p of step1) p.catch(() => undefined); // awaited below
+    };
+    const queue = new GuidedQueue(options.files, { vms: n, max: TUNED.chunksize(), min: TUNED.minChunk(), onDrained: startStep1 });
+    const add = TUNED.add() === 'local' ? wfreqAddLocal : wfreqAdd;
     let tokens = 0;
     let chunks = 0;
-    const add = TUNED.add() === 'local' ? wfreqAddLocal : wfreqAdd;
-    for await (const t of forkGen(typed, add, options.files, { chunksize: TUNED.chunksize(), inFlightPerVM: TUNED.inFlightPerVM() })) {
+    for await (const t of forkGen(typed, add, [], { queue, inFlightPerVM: TUNED.inFlightPerVM() })) {
       tokens += t;
       if (chunks++ === 0) mark('firstResult');
     }
     mark('forkGenDone', { chunks, tokens });
-    if (typed.length === 1) {
-      const total = TUNED.bytes() ? mapFromBytes(await typed[0]!.wfreqTakeBytes()) : await typed[0]!.wfreqTake();
-      mark('merged');
-      return total;
-    }
+    startStep1();
+    const parts = await Promise.all(step1!);
+    mark('step1');
     let final: Map<string, number> | undefined;
-    if (TUNED.reduce() === 'fetch') {
-      // Every VM's total merged here as it arrives, into the first to arrive (no copy of it).
+    let joinMs = 0;
+    if (reduce === 'shard') {
+      // VM j merges the j-th shard of every VM; the shards are disjoint, so the first merged
+      // shard to arrive becomes the result and the others are added to it with plain sets.
+      mark('sharded', { shardBytes: parts.reduce((s, list) => s + list.reduce((a, b) => a + b.byteLength, 0), 0) });
       await Promise.all(
-        typed.map((vm) =>
-          (TUNED.bytes() ? vm.wfreqTakeBytes().then(mapFromBytes) : vm.wfreqTake()).then((m) => {
+        typed.map((vm, j) =>
+          vm.wfreqMergeShard(parts.map((list) => list[j]!)).then((bytes) => {
+            const t = performance.now();
+            if (!final) mark('firstShardBack');
+            const m = mapFromBytes(bytes);
             if (!final) final = m;
-            else mergeInto(final, m);
+            else for (const [w, c] of m) final.set(w, c);
+            joinMs += performance.now() - t;
           }),
         ),
       );
     } else {
-      // Every VM splits its total into n shards (bytes); VM j merges the j-th shard of every VM;
-      // the shards are disjoint, so the first merged shard to arrive becomes the result and the
-      // others are added to it with plain sets.
-      const n = typed.length;
-      const shards = await Promise.all(typed.map((vm) => vm.wfreqShard(n)));
-      mark('sharded', { shardBytes: shards.reduce((s, list) => s + list.reduce((a, b) => a + b.byteLength, 0), 0) });
-      await Promise.all(
-        typed.map((vm, j) =>
-          vm.wfreqMergeShard(shards.map((list) => list[j]!)).then((bytes) => {
-            const m = mapFromBytes(bytes);
-            if (!final) final = m;
-            else for (const [w, c] of m) final.set(w, c);
-          }),
-        ),
-      );
+      // One VM: its total is the result. 'fetch': every VM's total is merged here.
+      for (const [bytes] of parts) {
+        const m = mapFromBytes(bytes!);
+        if (!final) final = m;
+        else mergeInto(final, m);
+      }
     }
-    mark('merged');
+    mark('merged', { joinMs });
     return final!;
   } finally {
     await disconnect(vms);

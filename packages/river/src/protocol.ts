@@ -78,7 +78,7 @@ export type Frame = HandshakeFrame | RouteFrame | PingFrame | PongFrame | Reques
 export type ByeReason = 'stopping' | 'duplicate';
 
 /** Engine-to-engine requests; each has its argument and result shape below. */
-export type ControlOp = 'deploy' | 'locate' | 'members' | 'join';
+export type ControlOp = 'deploy' | 'locate' | 'members' | 'join' | 'terminate';
 
 export interface DeployArgs {
   /** The VR class source (`VRClass.toString()`), or absent when `extension` names it. */
@@ -93,6 +93,17 @@ export interface DeployArgs {
 }
 export interface DeployResult {
   uuid: UUID;
+}
+/**
+ * Ends a VR's worker at once (even in the middle of a loop). Only the VR's parent may ask, and
+ * a remote request is honoured only when it comes from the process that hosts that parent.
+ */
+export interface TerminateArgs {
+  uuid: UUID;
+  /** The asking VR: it must be `uuid`'s parent. */
+  parent: UUID;
+  /** Why, for the `river:exit` error the parent receives. */
+  reason?: string;
 }
 export interface LocateArgs {
   uuid: UUID;
@@ -229,7 +240,13 @@ export type ToVR =
 export const ToVRKind = { MESSAGE: 0, RESPONSE: 1, GONE: 2, STOP: 3, VM_EVENT: 4, PACKED: 5 } as const;
 
 /** Requests a VR makes of its engine. */
-export type PortOp = 'deploy' | 'discover' | 'watch-vms' | 'unwatch-vms' | 'info';
+export type PortOp = 'deploy' | 'discover' | 'watch-vms' | 'unwatch-vms' | 'info' | 'terminate';
+
+/** Port request `terminate`: the asking VR is the parent. */
+export interface PortTerminateArgs {
+  uuid: UUID;
+  reason?: string;
+}
 
 export interface PortDeployArgs {
   vm: VMInfo;

@@ -35,7 +35,11 @@ export interface ConnectOptions {
   interface?: string;
   /** Print `[trickle: discovered N VMs]` on stderr (default: on under `trickle run`). */
   announce?: boolean;
-  /** Per-session worker heap limit on the VMs, in MB. */
+  /**
+   * Heap limit of each session's worker on the VMs, in MB (V8's `maxOldGenerationSizeMb`). A
+   * session that exceeds it is ended and its requests reject with `ResourceLimitError`; the VM
+   * and its other sessions carry on. It bounds the JavaScript heap, not Buffers / ArrayBuffers.
+   */
   maxOldGenerationSizeMb?: number;
   /**
    * Keep looking for VMs after connecting and return a live list (`LiveVMList`): VMs found later
@@ -140,7 +144,7 @@ async function openSession(initiator: Initiator, info: VMInfo, options: ConnectO
     lifetime: 'parent',
     resourceLimits: options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: options.maxOldGenerationSizeMb } : undefined,
   });
-  const vm = createVM(new RiverLink(initiator, info, uuid));
+  const vm = createVM(new RiverLink(initiator, info, uuid, { maxOldGenerationSizeMb: options.maxOldGenerationSizeMb }));
   await clientOf(vm).ping();
   return vm;
 }

@@ -28,6 +28,7 @@
  * `fork` never waits: requests are pipelined on the link, so 100,000 forks on one VM are
  * 100,000 messages in flight, answered in order as the VM gets through them.
  */
+import { callOptionsOf } from './call-options';
 import { callSite } from './client/call-site';
 import { pathLabel, stateOf } from './client/proxy';
 import type { PathKey } from './protocol';
@@ -83,7 +84,7 @@ export function resolveCallee(vm: VM, callee: Callee, what: string): { ref?: num
   const state = stateOf(callee);
   if (state) {
     const client = clientOf(vm);
-    if (state.host !== client) {
+    if (state.host !== client && (state.host as { client?: unknown }).client !== client) {
       throw new TypeError(`${what}: ${pathLabel(state)} belongs to ${state.host.label}, not to ${client.label}`);
     }
     const label = pathLabel(state);
@@ -105,7 +106,8 @@ function forkOne<R>(vm: VM, callee: Callee, args: unknown[], what: string): Fork
   try {
     const target = resolveCallee(vm, callee, what);
     label = target.label;
-    promise = client.callPath(target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path }, args, `${label}()`, site);
+    const at = target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path };
+    promise = client.callPath(at, args, `${label}()`, site, callOptionsOf(vm));
   } catch (error) {
     promise = Promise.reject(error);
   }

@@ -19,6 +19,8 @@ export type { ConnectOptions, WatchOptions } from './connect';
 export type { LiveVMList } from './scheduling/live-vms';
 export { disconnectVMs as disconnect } from './connect';
 export { createVM, release, vmInfo, isVM, sessionStats, vmList } from './vm';
+export { withOptions } from './call-options';
+export type { CallOptions } from './call-options';
 export type { VMList } from './vm';
 export { WorkerLink, connectWorkers } from './worker-link';
 export type { WorkerLinkOptions } from './worker-link';
@@ -46,6 +48,7 @@ export {
   NotEnoughVMsError,
   VMLostError,
   CancelledError,
+  ResourceLimitError,
   InjectError,
   SerializationError,
   WorkLostError,

@@ -12,3 +12,4 @@ export { createWireCodec, TRICKLE_TAGS } from './values/wire';
 export * from './protocol';
 export { trickleExtensions, trickleCliPath } from './river/extension';
 export { RAI_EXTENSION } from './river/tags';
+export { RiverLink } from './river/river-link';

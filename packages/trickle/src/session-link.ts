@@ -49,6 +49,12 @@ export interface SessionLink {
   /** Ends the session: the VM side drops the namespace and everything in it. Idempotent. */
   close(): Promise<void>;
   /**
+   * Optional: ends the session now, even while it is running a call — its worker on the VM is
+   * terminated (a runaway loop never reads a polite close). Used when a request is cancelled;
+   * without it the client falls back to `close()`. `lost` need not be reported afterwards.
+   */
+  cancel?(reason: Error): Promise<void>;
+  /**
    * Optional: keep the process alive (`ref`) while requests are outstanding, and let it end
    * (`unref`) when the session is idle, so a program ends without an explicit disconnect.
    */

@@ -29,6 +29,11 @@ export function clientOf(vm: unknown, what = 'this'): SessionClient {
   return client;
 }
 
+/** Makes `handle` (another VM handle of the same session, e.g. from withOptions) resolve to `client`. */
+export function adoptHandle(handle: object, client: SessionClient): void {
+  clients.set(handle, client);
+}
+
 export function isVM(value: unknown): boolean {
   return (typeof value === 'function' || typeof value === 'object') && value !== null && clients.has(value);
 }
@@ -54,7 +59,7 @@ export async function disconnect(vms: VM | readonly VM[]): Promise<void> {
 export function release(remote: object): Promise<void> {
   const state = stateOf(remote);
   if (!state) return Promise.reject(new TypeError('release() takes a remote object (a proxy returned by a VM)'));
-  return (state.host as SessionClient).release(state);
+  return (state.host as unknown as Pick<SessionClient, 'release'>).release(state);
 }
 
 /** What the session on `vm` holds (remote objects and their reference counts). */

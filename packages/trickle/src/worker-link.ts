@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ResourceLimitError } from './errors';
 import type { LinkListener, SessionLink, VMRef } from './session-link';
 import { MessageBatcher, unbatch } from './worker/batch';
 import type { VM } from './types';
@@ -94,7 +95,13 @@ export class WorkerLink implements SessionLink {
       if (this.replyDelayMs > 0) setTimeout(() => unbatch(message, (bytes) => this.deliver(bytes)), this.replyDelayMs);
       else unbatch(message, (bytes) => this.deliver(bytes));
     });
-    this.worker.on('error', (error) => this.end(new Error(`the session worker of VM '${this.vm.name}' failed: ${error.message}`, { cause: error })));
+    this.worker.on('error', (error) =>
+      this.end(
+        (error as Error & { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new ResourceLimitError(this.vm, { limitMb: options.resourceLimits?.maxOldGenerationSizeMb, cause: error })
+          : new Error(`the session worker of VM '${this.vm.name}' failed: ${error.message}`, { cause: error }),
+      ),
+    );
     this.worker.on('exit', (code) => this.end(new Error(`the session worker of VM '${this.vm.name}' exited (code ${code})`)));
   }
 
@@ -111,6 +118,15 @@ export class WorkerLink implements SessionLink {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.end(new Error(`the session on VM '${this.vm.name}' was closed`));
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+
+  /** Ends the session now: the worker is terminated, even in the middle of a call. */
+  cancel(reason: Error): Promise<void> {
+    this.closing ??= (async () => {
+      this.end(reason);
       await this.worker.terminate();
     })();
     return this.closing;

@@ -11,9 +11,12 @@ import { encode } from '@river/sfm';
 
 import { ConfigError } from '../errors/config-error';
 import { DeployError } from '../errors/deploy-error';
+import { NotParentError } from '../errors/not-parent-error';
 import { PeerLostError } from '../errors/peer-lost-error';
+import { ProtocolError } from '../errors/protocol-error';
 import { RiverError } from '../errors/river-error';
 import { StoppedError } from '../errors/stopped-error';
+import { UnknownVRError } from '../errors/unknown-vr-error';
 import { VRExitedError } from '../errors/vr-exited-error';
 import { VRLostError } from '../errors/vr-lost-error';
 import { fromWireError, toWireError, type WireError } from '../errors/wire';
@@ -39,6 +42,8 @@ import {
   type NodeRole,
   type PortDeployArgs,
   type PortOp,
+  type PortTerminateArgs,
+  type TerminateArgs,
   type ToEngine,
   type UUID,
   type VRExitNotice,
@@ -256,7 +261,7 @@ export class Engine {
     if (this.host && this.host.size > 0) {
       for (const vr of this.host.all()) vr.post([ToVRKind.STOP]);
       await this.host.drain(this.o.stopGraceMs);
-      for (const vr of this.host.all()) this.host.terminate(vr.uuid, new StoppedError({ message: 'the VM stopped' }));
+      for (const vr of this.host.all()) void this.host.terminate(vr.uuid, new StoppedError({ message: 'the VM stopped' }));
       await this.host.drain(2000);
     }
     // Local VRs that are not workers (an initiator's VR) are gone with the engine.
@@ -326,6 +331,8 @@ export class Engine {
       }
       case 'info':
         return this.info;
+      case 'terminate':
+        return this.terminateFrom(vr, args as PortTerminateArgs);
       default:
         throw new RiverError('RIVER_UNKNOWN_OP', { message: `unknown engine request ${String(op)}` });
     }
@@ -354,6 +361,32 @@ export class Engine {
     return result.uuid;
   }
 
+  /** `vr.terminate(uuid)`: here, or asks the node that hosts `uuid`. Resolves once its worker is gone. */
+  private async terminateFrom(vr: LocalVR, args: PortTerminateArgs): Promise<null> {
+    const uuid = args?.uuid;
+    if (typeof uuid !== 'string') throw new UnknownVRError({ message: 'terminate: no VR named' });
+    const reason = typeof args.reason === 'string' ? args.reason : undefined;
+    if (this.router.locals.has(uuid)) return this.terminateHere({ uuid, parent: vr.uuid, reason });
+    if (this.router.goneError(uuid)) return null; // already gone: nothing to do
+    const node = this.router.locations.get(uuid);
+    if (node === undefined) throw new UnknownVRError({ message: `terminate: no VR ${uuid} is known here` });
+    await this.peers.request(node, 'terminate', { uuid, parent: vr.uuid, reason } satisfies TerminateArgs, 10_000);
+    return null;
+  }
+
+  /** Terminates local VR `uuid` for its parent `parent` (anyone else is refused). */
+  private async terminateHere(args: TerminateArgs): Promise<null> {
+    const child = this.host?.get(args.uuid);
+    if (!child || child.state.kind === 'exited') return null; // already gone
+    if (child.parent !== args.parent) {
+      throw new NotParentError({ message: `VR ${args.parent} may not terminate VR ${args.uuid}: only its parent may` });
+    }
+    const why = `terminated by its parent${args.reason ? `: ${args.reason}` : ''}`;
+    this.log(`VR ${args.uuid} ${why}`);
+    await this.host!.terminate(args.uuid, new VRExitedError({ message: why }));
+    return null;
+  }
+
   private deployHere(request: DeployArgs): Promise<UUID> {
     if (!this.host) return Promise.reject(new DeployError({ message: 'this process is an initiator, not a VM: it hosts no VRs' }));
     if (this.state.kind !== 'running') return Promise.reject(new StoppedError({ message: 'the VM is stopping' }));
@@ -365,6 +398,7 @@ export class Engine {
     this.router.locals.delete(vr.uuid);
     this.router.unwatchAll(vr);
     if (end.kind === 'failed') return; // deploy failed: nobody knows this UUID
+    if (end.kind === 'crashed') this.log(`VR ${vr.uuid} died: ${end.error.message}`);
     if (end.kind !== 'returned' && vr.parent) {
       // It did not report (crashed, or we stopped it): tell the parent ourselves.
       let body: Uint8Array;
@@ -394,7 +428,7 @@ export class Engine {
     if (!this.host) return;
     for (const vr of this.host.all()) {
       if (vr.parent === uuid && vr.lifetime === 'parent' && vr.state.kind !== 'exited') {
-        this.host.terminate(vr.uuid, new VRExitedError({ message: `stopped because its parent ${uuid} is gone`, cause: fromWireError(error) }));
+        void this.host.terminate(vr.uuid, new VRExitedError({ message: `stopped because its parent ${uuid} is gone`, cause: fromWireError(error) }));
       }
     }
   }
@@ -448,6 +482,15 @@ export class Engine {
           return { state: 'at', nodeId: atPeer.nodeId, host: atPeer.address.host, port: atPeer.address.port } satisfies LocateResult;
         }
         return { state: 'unknown' } satisfies LocateResult;
+      }
+      case 'terminate': {
+        const a = args as TerminateArgs;
+        if (!a || typeof a.uuid !== 'string' || typeof a.parent !== 'string') throw new ProtocolError({ message: 'malformed terminate request' });
+        // The asker must host the parent: a peer cannot end VRs that another process started.
+        if (this.router.locals.has(a.parent) || this.router.locations.get(a.parent) !== peer.nodeId) {
+          throw new NotParentError({ message: `node ${peer.nodeId} does not host VR ${a.parent}, so it may not terminate its children` });
+        }
+        return this.terminateHere({ uuid: a.uuid, parent: a.parent, reason: typeof a.reason === 'string' ? a.reason.slice(0, 500) : undefined });
       }
       case 'members': {
         this.membership?.merge((args as MembersNotice | undefined)?.members);

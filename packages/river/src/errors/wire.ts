@@ -3,9 +3,11 @@ import { ConfigError } from './config-error';
 import { DeployError } from './deploy-error';
 import { DiscoveryError } from './discovery-error';
 import { HandshakeError } from './handshake-error';
+import { NotParentError } from './not-parent-error';
 import { PeerLostError } from './peer-lost-error';
 import { ProtocolError } from './protocol-error';
 import { RequestTimeoutError } from './timeout-error';
+import { ResourceLimitError } from './resource-limit-error';
 import { RiverError, type RiverErrorOptions } from './river-error';
 import { StoppedError } from './stopped-error';
 import { UnknownVRError } from './unknown-vr-error';
@@ -36,9 +38,11 @@ const byCode = new Map<string, RiverErrorClass>(
       DeployError,
       DiscoveryError,
       HandshakeError,
+      NotParentError,
       PeerLostError,
       ProtocolError,
       RequestTimeoutError,
+      ResourceLimitError,
       StoppedError,
       UnknownVRError,
       VRExitedError,

@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { DeployError } from '../errors/deploy-error';
+import { ResourceLimitError } from '../errors/resource-limit-error';
 import { fromWireError, type WireError } from '../errors/wire';
 import { LocalVR } from '../engine/local-vr';
 import type { DeployArgs, UUID } from '../protocol';
@@ -35,6 +36,8 @@ interface WorkerEntry {
   vr: LocalVR;
   worker: Worker;
   end: VREnd | undefined;
+  /** Resolves when the worker thread is gone. */
+  exited: Promise<void>;
 }
 
 export class VRHost {
@@ -88,7 +91,7 @@ export class VRHost {
       return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
     }
     const vr = new LocalVR(uuid, args.parent, args.lifetime, worker, worker);
-    const entry: WorkerEntry = { vr, worker, end: undefined };
+    const entry: WorkerEntry = { vr, worker, end: undefined, exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())) };
     this.workers.set(uuid, entry);
     return new Promise<UUID>((resolve, reject) => {
       let settled = false;
@@ -112,7 +115,7 @@ export class VRHost {
       });
       this.hooks.added(vr);
       worker.on('error', (error) => {
-        entry.end ??= { kind: 'crashed', error };
+        entry.end ??= { kind: 'crashed', error: crashError(uuid, error, args.resourceLimits) };
         if (!settled) {
           settled = true;
           entry.end = { kind: 'failed' };
@@ -141,12 +144,21 @@ export class VRHost {
     void entry.worker.terminate();
   }
 
-  /** Stops a VR's worker (`why` becomes the error its parent sees). */
-  terminate(uuid: UUID, why: Error): void {
+  /**
+   * Stops a VR's worker at once, even in the middle of a loop (`why` becomes the error its parent
+   * sees). Resolves when the thread is gone.
+   */
+  terminate(uuid: UUID, why: Error): Promise<void> {
     const entry = this.workers.get(uuid);
-    if (!entry) return;
+    if (!entry) return Promise.resolve();
     entry.end ??= { kind: 'stopped', error: why };
     void entry.worker.terminate();
+    return entry.exited;
+  }
+
+  /** The local VR named `uuid`, while its worker runs. */
+  get(uuid: UUID): LocalVR | undefined {
+    return this.workers.get(uuid)?.vr;
   }
 
   all(): LocalVR[] {
@@ -158,4 +170,16 @@ export class VRHost {
     const deadline = Date.now() + timeoutMs;
     while (this.workers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Why a worker died, as its parent should read it: running out of its heap is a ResourceLimitError. */
+function crashError(uuid: UUID, error: Error, limits: DeployArgs['resourceLimits']): Error {
+  if ((error as Error & { code?: unknown }).code !== 'ERR_WORKER_OUT_OF_MEMORY') return error;
+  const set = Object.entries(limits ?? {})
+    .map(([name, value]) => `${name} ${String(value)}`)
+    .join(', ');
+  return new ResourceLimitError({
+    message: `VR ${uuid} ran out of memory: it reached the heap limit of its worker (${set || 'the default V8 limits'})`,
+    cause: error,
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The VR end of the VR ⇄ engine port. Everything a VR asks of its engine goes through here: sends
  * are batched (one port message per microtask burst), requests are matched to replies by id and
- * all fail when the link closes.
+ * all fail when the link closes. Message bodies from a VR that a sibling package intercepts (see
+ * internal.ts) go to it as bytes, before anything decodes them.
  */
 import { PendingRequests } from '../engine/pending';
 import { packOutbox, unpackEntries } from '../port-batch';
@@ -27,12 +28,17 @@ export interface LinkHandlers {
   vmEvent(subscription: number, kind: 'up' | 'down', info: VMInfo): void;
 }
 
+/** Takes a message body before it is decoded; returns false to leave it to the VR's mailbox. */
+export type BodyTap = (body: Uint8Array) => boolean;
+
 export class EngineLink {
   private outbox: ToEngine[] = [];
   private scheduled = false;
   private readonly requests = new PendingRequests();
   private closedWith: Error | undefined;
   private handlers: LinkHandlers | undefined;
+  /** Per sender: who takes its message bodies first (see `intercept`). */
+  private readonly taps = new Map<UUID, BodyTap>();
   private readonly listener = (value: unknown) => {
     if (Array.isArray(value)) this.receive(value as ToVR[]);
   };
@@ -51,6 +57,18 @@ export class EngineLink {
 
   send(dest: UUID, body: Uint8Array, flags = 0): void {
     this.push(flags ? [ToEngineKind.SEND, dest, body, flags] : [ToEngineKind.SEND, dest, body]);
+  }
+
+  /**
+   * Offers every message body from `src` to `take` before it is decoded, in arrival order; a body
+   * it takes never reaches the mailbox. One tap per sender; returns the function that removes it.
+   */
+  intercept(src: UUID, take: BodyTap): () => void {
+    if (this.taps.has(src)) throw new Error(`a tap for messages from ${src} is already set`);
+    this.taps.set(src, take);
+    return () => {
+      if (this.taps.get(src) === take) this.taps.delete(src);
+    };
   }
 
   watch(uuid: UUID): void {
@@ -101,15 +119,34 @@ export class EngineLink {
     this.port.postMessage(packed.items, packed.transfer);
   };
 
+  private readonly deliver = (src: UUID, body: Uint8Array): void => {
+    const take = this.taps.size > 0 ? this.taps.get(src) : undefined;
+    if (take !== undefined) {
+      let taken: boolean;
+      try {
+        taken = take(body);
+      } catch (error) {
+        // A tap that throws is a bug in its owner: report it loudly, but keep delivering the
+        // other messages of this port message (the body goes to the mailbox).
+        queueMicrotask(() => {
+          throw error;
+        });
+        taken = false;
+      }
+      if (taken) return;
+    }
+    this.handlers?.message(src, body);
+  };
+
   private receive(items: ToVR[]): void {
     const h = this.handlers;
     for (const item of items) {
       switch (item[0]) {
         case ToVRKind.MESSAGE:
-          h?.message(item[1], item[2]);
+          if (h) this.deliver(item[1], item[2]);
           break;
         case ToVRKind.PACKED:
-          if (h) unpackEntries(item[1], (src, body) => h.message(src, body));
+          if (h) unpackEntries(item[1], this.deliver);
           break;
         case ToVRKind.RESPONSE:
           this.requests.settle(item[1], item[2], item[2] ? item[3] : fromWireError(item[3] as WireError));

@@ -8,7 +8,7 @@ import { Mailbox, decode, encode, type Message, type Pattern } from '@river/sfm'
 import { DeployError } from '../errors/deploy-error';
 import { StoppedError } from '../errors/stopped-error';
 import { reviveError } from '../errors/wire';
-import type { Lifetime, PortDeployArgs, ResourceLimits, UUID } from '../protocol';
+import type { Lifetime, PortDeployArgs, PortTerminateArgs, ResourceLimits, UUID } from '../protocol';
 import type { VMInfo } from '../vm-info';
 import type { EngineLink } from './link';
 
@@ -83,6 +83,14 @@ const VR_MARKER = Symbol.for('river.VirtualResource');
 
 type Slot = { [CONTEXT_SLOT]?: VRContext };
 
+/** Each VR's engine link, for the internal entry (internal.ts); VRs keep theirs private. */
+const links = new WeakMap<VirtualResource, EngineLink>();
+
+/** The engine link of `vr` (undefined when `vr` is not a VR of this copy of the package). */
+export function engineLinkOf(vr: VirtualResource): EngineLink | undefined {
+  return links.get(vr);
+}
+
 /** Builds a VR of class `cls` bound to `context` (works across duplicate copies of this package). */
 export function constructVR<T extends VirtualResource>(cls: VRClass<T>, context: VRContext): T {
   const slot = globalThis as Slot;
@@ -135,6 +143,7 @@ export abstract class VirtualResource {
     this.parent = ctx.parent;
     this.nodeId = ctx.nodeId;
     this.#link = ctx.link;
+    links.set(this, ctx.link);
     this.#link.attach({
       message: (src, body) => this.#deliver(src, body),
       gone: (uuid, error) => this.#onGone(uuid, error),
@@ -219,6 +228,17 @@ export abstract class VirtualResource {
     if (typeof vr === 'string') request.extension = vr;
     else request.source = classSource(vr);
     return this.#link.request<UUID>('deploy', request, options.timeoutMs ?? 30_000);
+  }
+
+  /**
+   * Ends a VR this one deployed, at once: its worker is terminated even in the middle of a
+   * synchronous loop, and this VR then receives its `river:exit` (the error says it was
+   * terminated, with `reason`). Resolves once the worker is gone (also when it already was).
+   * Only the parent may terminate a VR (`NotParentError` otherwise).
+   */
+  terminate(uuid: UUID, reason?: string): Promise<void> {
+    if (typeof uuid !== 'string' || uuid === '') return Promise.reject(new TypeError('terminate: uuid must be a VR UUID'));
+    return this.#link.request<null>('terminate', { uuid, reason } satisfies PortTerminateArgs, 30_000).then(() => undefined);
   }
 
   /** Calls `onUp` for every VM found now and later, `onDown` when one goes away. */

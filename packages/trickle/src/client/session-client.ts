@@ -12,6 +12,7 @@ import {
   CancelledError,
   InjectError,
   RemoteError,
+  ResourceLimitError,
   SerializationError,
   VMLostError,
 } from '../errors';
@@ -21,6 +22,7 @@ import { describeFunction } from '../source';
 import { CodeRef, TargetRef } from '../values/markers';
 import { Where, walkValue, type WalkVisitor } from '../values/walk';
 import { createWireCodec, type WireCodec } from '../values/wire';
+import { abortedBeforeSending, armCancellation, type CallOptions, type CancelReason } from './cancellation';
 import { PendingRequests, type PendingEntry } from './pending';
 import { makeProxy, pathLabel, stateOf, type PathState, type ProxyHost, type RefEntry } from './proxy';
 
@@ -33,6 +35,8 @@ export type SessionEvent = { readonly kind: 'draining' } | { readonly kind: 'los
 type LinkState =
   | { readonly kind: 'open' }
   | { readonly kind: 'lost'; readonly reason: Error }
+  /** A request was cancelled, which ended the session (see cancel()). */
+  | { readonly kind: 'cancelled'; readonly reason: CancelledError; readonly what: string }
   | { readonly kind: 'closed' };
 
 export interface RequestOptions {
@@ -40,6 +44,8 @@ export interface RequestOptions {
   site?: Error;
   /** Sent without anyone waiting on the reply (see the ordering rules above). */
   detached?: boolean;
+  /** How the request may be cancelled (call-options.ts); cancelling ends the session. */
+  cancel?: CallOptions;
 }
 
 export class SessionClient implements ProxyHost {
@@ -129,27 +135,27 @@ export class SessionClient implements ProxyHost {
 
   // ---- ProxyHost -------------------------------------------------------------------------
 
-  call(state: PathState, args: unknown[], site: Error): Promise<unknown> {
+  call(state: PathState, args: unknown[], site: Error, cancel?: CallOptions): Promise<unknown> {
     const remoteName = `${pathLabel(state) || '(remote function)'}()`;
-    return this.guarded(state, remoteName, site, () => ({
+    return this.guarded(state, remoteName, site, cancel, () => ({
       kind: 'call',
       target: targetOf(state),
       args: this.exportArgs(args, remoteName),
     }));
   }
 
-  construct(state: PathState, args: unknown[], site: Error): Promise<unknown> {
+  construct(state: PathState, args: unknown[], site: Error, cancel?: CallOptions): Promise<unknown> {
     const remoteName = `new ${pathLabel(state)}()`;
-    return this.guarded(state, remoteName, site, () => ({
+    return this.guarded(state, remoteName, site, cancel, () => ({
       kind: 'construct',
       target: targetOf(state),
       args: this.exportArgs(args, remoteName),
     }));
   }
 
-  get(state: PathState, site: Error): Promise<unknown> {
+  get(state: PathState, site: Error, cancel?: CallOptions): Promise<unknown> {
     const remoteName = pathLabel(state);
-    return this.guarded(state, remoteName, site, () => ({ kind: 'get', target: targetOf(state) }));
+    return this.guarded(state, remoteName, site, cancel, () => ({ kind: 'get', target: targetOf(state) }));
   }
 
   set(state: PathState, key: PathKey, value: unknown, site: Error): void {
@@ -186,6 +192,8 @@ export class SessionClient implements ProxyHost {
   /** Sends one request; resolves with the reply's value or rejects with the matching error. */
   request(body: RequestBody, options: RequestOptions): Promise<unknown> {
     if (this.state.kind !== 'open') return Promise.reject(this.unavailable(options.remoteName));
+    const cancel = options.cancel;
+    if (cancel?.signal?.aborted) return Promise.reject(abortedBeforeSending(options.remoteName, this.label, cancel.signal));
     const id = this.nextId++;
     let bytes: Uint8Array;
     try {
@@ -200,14 +208,26 @@ export class SessionClient implements ProxyHost {
       );
     }
     return new Promise((resolve, reject) => {
-      this.pending.add(id, {
+      const entry: PendingEntry = {
         resolve,
         reject,
         remoteName: options.remoteName,
         site: options.site,
         detached: options.detached ?? false,
         kind: body.kind,
-      });
+      };
+      if (cancel && (cancel.signal || cancel.timeoutMs !== undefined)) {
+        const disarm = armCancellation(cancel, (reason) => this.cancel(id, reason));
+        entry.resolve = (value) => {
+          disarm();
+          resolve(value);
+        };
+        entry.reject = (error) => {
+          disarm();
+          reject(error);
+        };
+      }
+      this.pending.add(id, entry);
       this.requestsSent++;
       this.link.send(bytes);
     });
@@ -226,9 +246,9 @@ export class SessionClient implements ProxyHost {
   }
 
   /** Call `path` by name (fork, forkWork): the same as `vm.a.b(...args)`. */
-  callPath(target: { ref?: number; path: readonly PathKey[] }, args: unknown[], remoteName: string, site?: Error): Promise<unknown> {
+  callPath(target: { ref?: number; path: readonly PathKey[] }, args: unknown[], remoteName: string, site?: Error, cancel?: CallOptions): Promise<unknown> {
     try {
-      return this.request({ kind: 'call', target, args: this.exportArgs(args, remoteName) }, { remoteName, site });
+      return this.request({ kind: 'call', target, args: this.exportArgs(args, remoteName) }, { remoteName, site, cancel });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -307,7 +327,7 @@ export class SessionClient implements ProxyHost {
       const code: CodeDescription = describeFunction(fn, `cannot send ${where} to ${this.label}`);
       return new CodeRef(code);
     }
-    if (state.host !== this) {
+    if (state.host !== this && (state.host as { client?: unknown }).client !== this) {
       throw new SerializationError(
         `cannot send ${where} to ${this.label}: it is ${pathLabel(state) || 'the handle'} of ${state.host.label}; a remote object can only be used on its own VM`,
         { vm: this.vm, where: where.toString(), remoteName: where.root },
@@ -368,8 +388,32 @@ export class SessionClient implements ProxyHost {
     if (this.state.kind !== 'open') return;
     this.state = { kind: 'lost', reason };
     this.refs.clear();
-    this.pending.failAll((entry) => new VMLostError(this.vm, { cause: reason, during: entry.remoteName }));
+    // A session that ran out of memory says so (the link reports a ResourceLimitError).
+    const limit = ResourceLimitError.isInstance(reason) ? reason : undefined;
+    this.pending.failAll((entry) => (limit ? limit.during(entry.remoteName) : new VMLostError(this.vm, { cause: reason, during: entry.remoteName })));
     this.emit({ kind: 'lost', reason });
+  }
+
+  /**
+   * Cancels request `id` (its signal aborted or its timeout passed). A running call cannot be
+   * interrupted, so the session ends: its worker on the VM is terminated (`link.cancel`), the
+   * request and every other one outstanding reject with CancelledError, later ones too.
+   */
+  private cancel(id: number, reason: CancelReason): void {
+    const entry = this.pending.take(id);
+    if (!entry || this.state.kind !== 'open') return;
+    const error = new CancelledError(`${entry.remoteName} on ${this.label} was cancelled (${reason.why}); its session was ended to stop it`, {
+      vm: this.vm,
+      cause: reason.cause,
+    });
+    this.state = { kind: 'cancelled', reason: error, what: `${entry.remoteName} was cancelled (${reason.why})` };
+    this.refs.clear();
+    this.pending.failAll(
+      (other) => new CancelledError(`the session on ${this.label} was ended while ${other.remoteName} was outstanding: ${entry.remoteName} was cancelled (${reason.why})`, { vm: this.vm }),
+    );
+    entry.reject(error);
+    this.emit({ kind: 'lost', reason: error });
+    void (this.link.cancel ? this.link.cancel(error) : this.link.close()).catch(() => undefined);
   }
 
   private draining(): void {
@@ -383,15 +427,23 @@ export class SessionClient implements ProxyHost {
   }
 
   private unavailable(remoteName: string): Error {
-    return this.state.kind === 'lost'
-      ? new VMLostError(this.vm, { cause: this.state.reason, during: remoteName })
-      : new CancelledError(`cannot send ${remoteName}: the session on ${this.label} is closed`, { vm: this.vm });
+    switch (this.state.kind) {
+      case 'lost':
+        return new VMLostError(this.vm, { cause: this.state.reason, during: remoteName });
+      case 'cancelled':
+        return new CancelledError(
+          `cannot send ${remoteName}: the session on ${this.label} was ended when ${this.state.what}; connect again for a new session`,
+          { vm: this.vm, cause: this.state.reason },
+        );
+      default:
+        return new CancelledError(`cannot send ${remoteName}: the session on ${this.label} is closed`, { vm: this.vm });
+    }
   }
 
-  private guarded(state: PathState, remoteName: string, site: Error, body: () => RequestBody): Promise<unknown> {
+  private guarded(state: PathState, remoteName: string, site: Error, cancel: CallOptions | undefined, body: () => RequestBody): Promise<unknown> {
     try {
       this.assertUsable(state, remoteName);
-      return this.request(body(), { remoteName, site });
+      return this.request(body(), { remoteName, site, cancel });
     } catch (error) {
       return Promise.reject(error);
     }

@@ -5,6 +5,8 @@ export const ErrorCodes = {
   NOT_ENOUGH_VMS: 'TRICKLE_NOT_ENOUGH_VMS',
   VM_LOST: 'TRICKLE_VM_LOST',
   CANCELLED: 'TRICKLE_CANCELLED',
+  /** A session reached a resource limit (its worker's heap) and was ended; the VM lives on. */
+  RESOURCE_LIMIT: 'TRICKLE_RESOURCE_LIMIT',
   INJECT: 'TRICKLE_INJECT',
   SERIALIZATION: 'TRICKLE_SERIALIZATION',
   /** forkWork/forkGen: no VM left to run on; some chunks were lost. */

@@ -5,16 +5,18 @@
  * initiator disconnects, exits or its connection is lost, River ends this VR and its worker.
  */
 import { VirtualResource } from '@river/engine';
+import { interceptFrom, sendEncoded } from '@river/engine/internal';
 import { RaiServer } from '../server/rai-server';
 import type { VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
-import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_TAG } from './tags';
+import { raiBodyHeader, readRaiBody } from './rai-body';
+import { RAI_DRAIN_TAG, RAI_END_TAG } from './tags';
 
 export default class RaiVR extends VirtualResource {
   async main(vm: VMRef): Promise<void> {
     const initiator = this.parent;
     if (initiator === undefined) throw new Error('the trickle:rai VR must be deployed by an initiator');
-    const replies = new MessageBatcher((batch) => this.send(initiator, { tag: RAI_TAG, b: batch }));
+    const replies = new MessageBatcher((body) => sendEncoded(this, initiator, body), raiBodyHeader);
     // Graceful removal: requests received and not yet answered, and where the drain stands.
     let unanswered = 0;
     const drain = { phase: 'none' as 'none' | 'told' | 'acknowledged' };
@@ -38,29 +40,39 @@ export default class RaiVR extends VirtualResource {
       this.send(initiator, { tag: RAI_DRAIN_TAG });
     };
     this.signal.addEventListener('abort', onStop, { once: true });
+    const receive = (bytes: Uint8Array) => {
+      unanswered++;
+      server.receive(bytes);
+    };
+    // Request batches are handled as they arrive, before River would decode them into the
+    // mailbox (see river-link.ts), so they are counted before a later drain acknowledgement is
+    // read; everything else from the initiator still goes to the mailbox. River calls main
+    // before it reads any port message, so no batch can arrive before this tap.
+    const untap = interceptFrom(this, initiator, (body) => {
+      const batch = readRaiBody(body);
+      if (batch === undefined) return false;
+      unbatch(batch, receive);
+      return true;
+    });
     try {
       for (;;) {
-        let msg: { tag: string; b?: Uint8Array };
+        let msg: { tag: string };
         try {
           // Rejects when the initiator is gone; River then ends this VR anyway. While draining it
-          // also stops waiting once the last request is answered (no signal otherwise: hot path).
-          msg = await this.recv<{ tag: string; b?: Uint8Array }>({ src: initiator }, drain.phase === 'none' ? undefined : { signal: drained.signal });
+          // also stops waiting once the last request is answered (no signal otherwise).
+          msg = await this.recv<{ tag: string }>({ src: initiator }, drain.phase === 'none' ? undefined : { signal: drained.signal });
         } catch (error) {
           if (drained.signal.aborted) return;
           throw error;
         }
         if (msg.tag === RAI_END_TAG) return;
-        if (msg.tag === RAI_TAG && msg.b instanceof Uint8Array) {
-          unbatch(msg.b, (bytes) => {
-            unanswered++;
-            server.receive(bytes);
-          });
-        } else if (msg.tag === RAI_DRAIN_TAG && drain.phase === 'told') {
+        if (msg.tag === RAI_DRAIN_TAG && drain.phase === 'told') {
           drain.phase = 'acknowledged';
           settle();
         }
       }
     } finally {
+      untap();
       this.signal.removeEventListener('abort', onStop);
       replies.flush();
       server.close();

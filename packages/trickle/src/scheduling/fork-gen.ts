@@ -17,6 +17,7 @@
  * get no more work, and what they already have is either answered or, if they are lost, re-issued.
  */
 import { defaultProgress } from './progress';
+import { callOptionsOf } from '../call-options';
 import { resolveCallee, type Callee } from '../fork-join';
 import { VMLostError, WorkLostError } from '../errors';
 import type { PathKey } from '../protocol';
@@ -180,7 +181,13 @@ class WorkRun<W> {
     const client = clientOf(slot.vm);
     const { target } = slot;
     client
-      .callPath(target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path }, [chunk.arg], `${target.label}() [forkWork chunk ${chunk.index}]`)
+      .callPath(
+        target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path },
+        [chunk.arg],
+        `${target.label}() [forkWork chunk ${chunk.index}]`,
+        undefined,
+        callOptionsOf(slot.vm),
+      )
       .then(
         (value) => {
           slot.inFlight--;

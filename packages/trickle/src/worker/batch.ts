@@ -1,4 +1,16 @@
 /**
+ * Room for a transport's own header in front of a batch, written into the same buffer (the River
+ * link puts the SFM message header there: see river/rai-body.ts), so a batch is built once, in
+ * its final place.
+ */
+export interface BatchHeader {
+  /** Header bytes before a batch of `batchBytes` bytes. */
+  size(batchBytes: number): number;
+  /** Writes the header at the start of `out`. */
+  write(out: Uint8Array, batchBytes: number): void;
+}
+
+/**
  * Coalesces the messages posted to a port within one tick into a single postMessage: one buffer
  * of length-prefixed messages (transferred, not copied). A postMessage costs microseconds of its
  * own, so pipelined requests (100,000 forks) and their replies go much faster in batches.
@@ -9,7 +21,10 @@ export class MessageBatcher {
   private bytes = 0;
   private scheduled = false;
 
-  constructor(private readonly post: (message: Uint8Array, transfer: ArrayBuffer[]) => void) {}
+  constructor(
+    private readonly post: (message: Uint8Array, transfer: ArrayBuffer[]) => void,
+    private readonly header?: BatchHeader,
+  ) {}
 
   push(bytes: Uint8Array): void {
     this.batch.push(bytes);
@@ -25,10 +40,12 @@ export class MessageBatcher {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
-    const out = new Uint8Array(this.bytes + 4 * batch.length);
+    const batchBytes = this.bytes + 4 * batch.length;
     this.bytes = 0;
+    let offset = this.header ? this.header.size(batchBytes) : 0;
+    const out = new Uint8Array(offset + batchBytes);
+    this.header?.write(out, batchBytes);
     const view = new DataView(out.buffer);
-    let offset = 0;
     for (const bytes of batch) {
       view.setUint32(offset, bytes.byteLength);
       out.set(bytes, offset + 4);
