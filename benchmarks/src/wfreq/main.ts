@@ -279,7 +279,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
       };
       baselines[localKeys[variant]] = b;
       if (opts.baselinesOnly) {
-        b.skipped = 'baselines only (Trickle runs not wired)';
+        b.skipped = 'baselines only (--baselines-only)';
         continue;
       }
       for (let i = 0; i < baselineRuns; i++) {

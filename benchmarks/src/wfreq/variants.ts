@@ -1,16 +1,14 @@
-// ┌───────────────────────────────────────────────────────────────────────────────────────────┐
-// │ THE TRICKLE RUNS — the one file to edit when @trickle/core lands.                         │
-// │                                                                                           │
-// │ 1. `vmCommand(slot)`: the argv of one VM (`trickle vm …`) on a simulated machine. The     │
-// │    cluster starts one per slot in that machine's namespace + cgroup and waits for its     │
-// │    first line of stdout (`host:port`).                                                    │
-// │ 2. `runVariant(options)`: one timed wfreq run, executed in a separate initiator process   │
-// │    (initiator.ts) on the initiator's machine (its namespace + CPU share). Connect to      │
-// │    exactly `options.vms` VMs, count `options.files`, return the merged word → count Map.  │
-// │    The caller times the whole call (like the paper: from before connect() to after the    │
-// │    final merge) and checks the Map against the reference.                                 │
-// │ 3. Add "@trickle/core": "workspace:*" to benchmarks/package.json (+ pnpm install).        │
-// └───────────────────────────────────────────────────────────────────────────────────────────┘
+// THE TRICKLE RUNS of the wfreq benchmark.
+//
+// 1. `vmCommand(slot)`: the argv of one VM (a real `trickle vm`) on a simulated machine. The
+//    cluster starts one per slot in that machine's namespace + cgroup and waits for its first
+//    line of stdout (`trickle vm listening on host:port (…)`).
+// 2. `runVariant(options)`: one timed wfreq run, executed in a separate initiator process
+//    (initiator.ts) on the initiator's machine (its namespace + CPU share). Connects to exactly
+//    `options.vms` VMs, counts `options.files`, returns the merged word → count Map. The caller
+//    times the whole call (like the paper: from before connect() to after the final merge) and
+//    checks the Map against the reference.
+// Profiling: env WFREQ_TRACE=1 prints each run's phase times (main.ts and profile.ts show them).
 import { dirname, join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type Chunk, type VM, type WorkQueue } from '@trickle/core';

@@ -9,7 +9,7 @@
  */
 import { ProtocolError } from './errors/protocol-error';
 import type { WireError } from './errors/wire';
-import type { VMInfo } from './vm-info';
+import { isVMInfo, type VMInfo } from './vm-info';
 
 /** Version of this protocol; a HELLO with another major version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -163,11 +163,14 @@ export function parseFrame(value: unknown): Frame {
   switch (value[0]) {
     case FrameKind.ROUTE:
       if (!isUuid(value[1]) || !isUuid(value[2]) || !isBytes(value[3])) bad('ROUTE');
+      if (value[4] !== undefined && !(Number.isInteger(value[4]) && value[4] >= 0 && value[4] <= 0xffffffff)) bad('ROUTE');
       return value as RouteFrame;
     case FrameKind.HELLO: {
       const b = value[1] as HelloBody;
       if (!b || typeof b !== 'object' || typeof b.version !== 'number' || !isUuid(b.nodeId) || !isBytes(b.nonce)) bad('HELLO');
       if (b.role !== 'vm' && b.role !== 'initiator') bad('HELLO');
+      if (b.info != null && !isVMInfo(b.info)) bad('HELLO');
+      if (b.listenPort != null && !(Number.isInteger(b.listenPort) && b.listenPort > 0 && b.listenPort < 65536)) bad('HELLO');
       return value as HelloFrame;
     }
     case FrameKind.AUTH:

@@ -12,3 +12,17 @@ export interface VMInfo {
   /** Protocol/engine version string. */
   version: string;
 }
+
+/** True when `value` has the shape of a VMInfo (it came from another process: check before use). */
+export function isVMInfo(value: unknown): value is VMInfo {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.id === 'string' && v.id.length > 0 && v.id.length <= 128 &&
+    typeof v.name === 'string' && v.name.length <= 1024 &&
+    typeof v.host === 'string' && v.host.length > 0 && v.host.length <= 255 &&
+    Number.isInteger(v.port) && (v.port as number) > 0 && (v.port as number) < 65536 &&
+    typeof v.slots === 'number' &&
+    typeof v.version === 'string'
+  );
+}

@@ -11,7 +11,7 @@ import { decode, encode } from '@river/sfm';
 import { generateKey, startInitiator, type Initiator, type UUID } from '../src';
 import { FrameKind } from '../src/protocol';
 import { RawClient } from './fixtures/raw-client';
-import { startVm, type VmProcess } from './fixtures/vm-process';
+import { eventually, startVm, type VmProcess } from './fixtures/vm-process';
 import { Echo } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
@@ -42,6 +42,15 @@ async function stillServes(): Promise<void> {
   expect(vm.child.exitCode).toBeNull();
 }
 
+/** Marks where the VM's output is now, and waits for a later line matching `re` (its log, on stderr). */
+function logMark(): (re: RegExp) => Promise<string> {
+  const from = vm.lines.length;
+  return async (re) => {
+    await eventually(() => vm.lines.slice(from).some((l) => re.test(l)), 5000, 50);
+    return vm.lines.slice(from).find((l) => re.test(l))!;
+  };
+}
+
 /** The ERROR frame the VM sent before closing. */
 async function errorFrame(c: RawClient): Promise<[number, string, string]> {
   const f = await c.frame<[number, string, string]>((x) => x[0] === FrameKind.ERROR);
@@ -54,37 +63,46 @@ test('keyed VM listens on loopback as told and says a key is set', () => {
   expect(vm.firstLine).toMatch(/cluster key set/);
 });
 
-test('no handshake: an idle client is closed after the handshake timeout', async () => {
+test('no handshake: an idle client is closed after the handshake timeout, the VM logs why', async () => {
+  const logged = logMark();
   await using c = await RawClient.open(vm.port);
   const t0 = Date.now();
   const [, code, message] = await errorFrame(c);
   expect(code).toBe('RIVER_HANDSHAKE_FAILED');
   expect(message).toMatch(/no handshake within 1000 ms/);
   expect(Date.now() - t0).toBeLessThan(4000);
+  expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: no handshake within 1000 ms/);
   await stillServes();
 });
 
-test('wrong key: AUTH fails, the connection is closed', async () => {
+test('wrong key: AUTH fails, the connection is closed, the VM logs why', async () => {
+  const logged = logMark();
   await using c = await RawClient.open(vm.port);
   await c.authenticateWith(generateKey());
   const [, code, message] = await errorFrame(c);
   expect(code).toBe('RIVER_AUTH_FAILED');
   expect(message).toMatch(/same cluster key/);
+  expect(await logged(/refused/)).toMatch(/^river vm: connection from 127\.0\.0\.1:\d+ refused: authentication failed: the peer does not hold the same cluster key$/);
   await stillServes();
 });
 
-test('wrong key through a real initiator: discovery finds nothing, the handshake error is AuthError', async () => {
+test('wrong key through a real initiator: discovery finds nothing, the handshake error is AuthError, the VM logs why', async () => {
+  const logged = logMark();
   await using bad = await startInitiator({ mdns: false, key: generateKey(), peers: [vm.address] });
   expect(await bad.discover({ timeoutMs: 3000 })).toEqual([]);
+  // The initiator found the VM's proof wrong and said so; the VM logs the refusal.
+  expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: .*authentication failed/);
   await using c = await RawClient.open(vm.port);
   await expect(c.handshake(generateKey())).rejects.toMatchObject({ name: 'AuthError', code: 'RIVER_AUTH_FAILED' });
   await stillServes();
 });
 
-test('no key against a keyed VM: refused with a clear message', async () => {
+test('no key against a keyed VM: refused with a clear message, the VM logs why', async () => {
+  const logged = logMark();
   await using c = await RawClient.open(vm.port);
   await expect(c.handshake(undefined)).rejects.toMatchObject({ name: 'AuthError', message: expect.stringMatching(/no cluster key.*requires one/) });
   expect(await c.closedWithin(3000)).toBe(true);
+  expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: peer has no cluster key, this node requires one/);
   await stillServes();
 });
 
@@ -96,12 +114,14 @@ test('a replayed handshake fails (fresh nonces on both sides)', async () => {
     recorded.push(...c.written);
   }
   expect(recorded).toHaveLength(2); // HELLO, AUTH
+  const logged = logMark();
   await using replay = await RawClient.open(vm.port);
   replay.write(recorded[0]!);
   await replay.frame((f) => f[0] === FrameKind.AUTH);
   replay.write(recorded[1]!);
   const [, code] = await errorFrame(replay);
   expect(code).toBe('RIVER_AUTH_FAILED');
+  expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: authentication failed/);
   await stillServes();
 });
 

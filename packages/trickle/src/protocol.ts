@@ -186,3 +186,67 @@ export interface ErrorInfo {
   /** For `FREE_VARIABLE`: the variable. */
   variable?: string;
 }
+
+const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(['inject', 'call', 'get', 'set', 'construct', 'release', 'stats', 'ping']);
+/** Longest path a request may name (a path is one property read per key). */
+export const MAX_PATH_LENGTH = 1000;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks the shape of a decoded request (the session trusts its initiator's code, not its bytes):
+ * returns what is wrong, or undefined when it is well formed. Unknown kinds are left to the
+ * session, which answers them with BAD_REQUEST like any other malformed request.
+ */
+export function malformedRequest(request: unknown): string | undefined {
+  if (!isObject(request)) return 'a request is a map';
+  if (typeof request.id !== 'number' || !Number.isSafeInteger(request.id)) return "'id' must be an integer";
+  const kind = request.kind;
+  if (typeof kind !== 'string') return "'kind' must be a string";
+  if (!REQUEST_KINDS.has(kind)) return undefined;
+  if (kind === 'call' || kind === 'get' || kind === 'set' || kind === 'construct') {
+    const target = request.target;
+    if (!isObject(target)) return "'target' must be a map { ref?, path }";
+    if (target.ref !== undefined && !Number.isSafeInteger(target.ref)) return "'target.ref' must be an integer";
+    const path = target.path;
+    if (!Array.isArray(path) || path.length > MAX_PATH_LENGTH) return `'target.path' must be a list of at most ${MAX_PATH_LENGTH} keys`;
+    for (const key of path) if (typeof key !== 'string' && typeof key !== 'number') return "'target.path' keys must be strings or numbers";
+    if ((kind === 'call' || kind === 'construct') && !Array.isArray(request.args)) return "'args' must be a list";
+    if (kind === 'set' && !('value' in request)) return "'value' is missing";
+  } else if (kind === 'inject') {
+    if (!Array.isArray(request.items)) return "'items' must be a list";
+    for (const item of request.items as unknown[]) {
+      if (!isObject(item) || typeof item.name !== 'string') return "an inject item is a map with a 'name'";
+      if (item.as === 'code') {
+        const bad = malformedCode(item.code);
+        if (bad) return bad;
+      } else if (item.as !== 'value') return "an inject item's 'as' is 'value' or 'code'";
+    }
+  } else if (kind === 'release') {
+    if (!Array.isArray(request.refs)) return "'refs' must be a list of [ref, count]";
+    for (const entry of request.refs as unknown[]) {
+      if (!Array.isArray(entry) || !Number.isSafeInteger(entry[0]) || !Number.isSafeInteger(entry[1])) return "'refs' must be a list of [ref, count]";
+    }
+  }
+  return undefined;
+}
+
+function malformedCode(code: unknown, depth = 0): string | undefined {
+  if (!isObject(code) || typeof code.source !== 'string' || typeof code.name !== 'string') return "code is a map with 'name' and 'source' strings";
+  if (code.superName !== undefined && typeof code.superName !== 'string') return "code 'superName' must be a string";
+  if (depth > 8) return 'code nests too deep';
+  for (const members of [code.proto, code.statics]) {
+    if (members === undefined) continue;
+    if (!isObject(members)) return "code 'proto' and 'statics' are maps";
+    for (const member of Object.values(members)) {
+      if (!isObject(member)) return 'a code member is a map';
+      for (const key of ['code', 'get', 'set'] as const) {
+        if (member[key] !== undefined) {
+          const bad = malformedCode(member[key], depth + 1);
+          if (bad) return bad;
+        }
+      }
+    }
+  }
+  return undefined;
+}

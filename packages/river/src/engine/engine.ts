@@ -49,7 +49,7 @@ import {
   type VRExitNotice,
 } from '../protocol';
 import type { DiscoverOptions, WatchVMsOptions } from '../vr/virtual-resource';
-import type { VMInfo } from '../vm-info';
+import { isVMInfo, type VMInfo } from '../vm-info';
 import { LocalVR, type PortLike } from './local-vr';
 import { Membership } from './membership';
 import { Router, type LocateOutcome } from './router';
@@ -499,7 +499,7 @@ export class Engine {
       case 'join': {
         if (!this.membership) throw new ConfigError({ message: 'an initiator has no cluster to join' });
         const info = (args as JoinArgs)?.info;
-        if (!info || typeof info.id !== 'string' || info.id !== peer.nodeId) throw new ConfigError({ message: 'malformed join request' });
+        if (!isVMInfo(info) || info.id !== peer.nodeId) throw new ConfigError({ message: 'malformed join request' });
         return this.membership.onJoin(info, peer.address?.host);
       }
       default:
@@ -583,7 +583,7 @@ export class Engine {
   private async queryMembers(address: PeerAddress): Promise<VMInfo[]> {
     const peer = await this.peers.dialAddress(address);
     const result = await this.peers.request<MembersResult>(peer.nodeId, 'members', undefined, 10_000);
-    const members = Array.isArray(result?.members) ? result.members : [];
+    const members = Array.isArray(result?.members) ? result.members.filter(isVMInfo) : [];
     for (const m of members) if (m.id !== this.nodeId) this.peers.learn(m.id, { host: m.host, port: m.port }, m);
     return members.filter((m) => m.id !== this.nodeId || this.role === 'vm');
   }

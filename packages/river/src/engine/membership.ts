@@ -6,7 +6,7 @@
  */
 import type { PeerTable } from '../net/peers';
 import type { JoinArgs, MembersResult } from '../protocol';
-import type { VMInfo } from '../vm-info';
+import { isVMInfo, type VMInfo } from '../vm-info';
 
 export interface MembershipOptions {
   self(): VMInfo;
@@ -66,7 +66,7 @@ export class Membership {
     const now = Date.now();
     let changed = false;
     for (const info of list) {
-      if (!info || typeof info.id !== 'string' || info.id === selfId) continue;
+      if (!isVMInfo(info) || info.id === selfId) continue;
       const dead = this.tombstones.get(info.id);
       if (dead !== undefined && dead > now) continue;
       if (!this.members.has(info.id)) {

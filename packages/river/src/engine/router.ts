@@ -8,7 +8,7 @@ import { encode } from '@river/sfm';
 
 import { UnknownVRError } from '../errors/unknown-vr-error';
 import { VRLostError } from '../errors/vr-lost-error';
-import { fromWireError, toWireError, type WireError } from '../errors/wire';
+import { compactWireError, fromWireError, toWireError, type WireError } from '../errors/wire';
 import type { PeerTable } from '../net/peers';
 import { FrameKind, ROUTE_SYSTEM, ToVRKind, type Frame, type LocateResult, type RouteFrame, type UUID } from '../protocol';
 import type { LocalVR } from './local-vr';
@@ -145,7 +145,8 @@ export class Router {
   /** A VR is gone (local exit, exit notice from its node, its node lost, or never existed). */
   markGone(uuid: UUID, error: WireError): void {
     if (this.goneVRs.has(uuid)) return;
-    this.goneVRs.set(uuid, error);
+    // Remembered without stacks: up to GONE_MEMORY of these stay in memory.
+    this.goneVRs.set(uuid, compactWireError(error));
     if (this.goneVRs.size > GONE_MEMORY) this.goneVRs.delete(this.goneVRs.keys().next().value!);
     this.locations.delete(uuid);
     const set = this.watchers.get(uuid);

@@ -63,9 +63,29 @@ export function toWireError(error: unknown, depth = 0): WireError {
   return { name: 'Error', message: String(error) };
 }
 
+/**
+ * `value` as a well-formed WireError, without stacks: what an engine keeps when it remembers an
+ * error, and how an error from another process is checked (anything malformed becomes a plain
+ * `Error` saying so, never an exception).
+ */
+export function compactWireError(value: unknown, depth = 0): WireError {
+  if (value === null || typeof value !== 'object') return { name: 'Error', message: `malformed error: ${String(value).slice(0, 200)}` };
+  const v = value as Record<string, unknown>;
+  const out: WireError = {
+    name: typeof v.name === 'string' ? v.name.slice(0, 200) : 'Error',
+    message: typeof v.message === 'string' ? v.message : String(v.message ?? ''),
+  };
+  if (typeof v.code === 'string') out.code = v.code;
+  if (v.cause !== undefined && v.cause !== null && depth < 4) out.cause = compactWireError(v.cause, depth + 1);
+  return out;
+}
+
 /** Rebuilds an error: River codes get their own class back; anything else an `Error` with the same name. */
-export function fromWireError(wire: WireError): Error {
-  const cause = wire.cause ? fromWireError(wire.cause) : undefined;
+export function fromWireError(wire: WireError, depth = 0): Error {
+  if (wire === null || typeof wire !== 'object' || typeof wire.message !== 'string' || typeof wire.name !== 'string') {
+    return fromWireError(compactWireError(wire), depth);
+  }
+  const cause = wire.cause && depth < 8 ? fromWireError(wire.cause, depth + 1) : undefined;
   const cls = wire.code ? byCode.get(wire.code) : undefined;
   let error: Error;
   if (cls) {
@@ -75,7 +95,7 @@ export function fromWireError(wire: WireError): Error {
     error.name = wire.name;
     if (wire.code !== undefined) (error as Error & { code?: string }).code = wire.code;
   }
-  if (wire.stack !== undefined) error.stack = wire.stack;
+  if (typeof wire.stack === 'string') error.stack = wire.stack;
   return error;
 }
 

@@ -10,7 +10,7 @@ import { HandshakeError } from '../errors/handshake-error';
 import { PeerLostError } from '../errors/peer-lost-error';
 import { ProtocolError } from '../errors/protocol-error';
 import { RiverError } from '../errors/river-error';
-import { FrameKind, parseFrame, type ByeReason, type Frame, type NodeRole } from '../protocol';
+import { FrameKind, frameName, parseFrame, type ByeReason, type Frame, type NodeRole } from '../protocol';
 import type { VMInfo } from '../vm-info';
 import { decodeRoutePayload, encodeRouteFrame } from './route-codec';
 import type { Transport } from './transport';
@@ -266,7 +266,13 @@ export class Connection {
         this.fail(new ProtocolError({ message: 'handshake frame after the handshake completed' }));
         return;
       default:
-        this.events.frame?.(this, frame);
+        try {
+          this.events.frame?.(this, frame);
+        } catch (error) {
+          // A frame that passed parsing but that the engine could not act on (a shape it did
+          // not expect): it costs this connection only, never the process.
+          this.fail(new ProtocolError({ message: `could not handle a ${frameName(frame[0])} frame from the peer: ${(error as Error)?.message ?? String(error)}`, cause: error }));
+        }
     }
   }
 

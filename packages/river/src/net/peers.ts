@@ -52,6 +52,13 @@ export interface ReconnectPolicy {
 
 export const DEFAULT_RECONNECT: ReconnectPolicy = { backoffMs: [100, 400, 1000], connectTimeoutMs: 3000 };
 
+/**
+ * How long a lost peer is remembered (so frames for it fail as "lost", not "unknown"). Then it is
+ * forgotten: a VM that serves initiator after initiator, each a new node id, must not keep one
+ * entry per initiator it ever saw.
+ */
+export const LOST_PEER_MEMORY_MS = 60_000;
+
 export interface PeerTableOptions
   extends Pick<ConnectionOptions, 'key' | 'maxFrameBytes' | 'pingIntervalMs' | 'peerTimeoutMs' | 'handshakeTimeoutMs'> {
   nodeId: string;
@@ -59,6 +66,8 @@ export interface PeerTableOptions
   /** Our listen port and info as sent in HELLO (read when a connection starts). */
   hello(): { listenPort: number | null; info: VMInfo | null };
   reconnect?: ReconnectPolicy;
+  /** Default {@link LOST_PEER_MEMORY_MS}. */
+  lostPeerMemoryMs?: number;
 }
 
 export interface PeerTableEvents {
@@ -395,7 +404,8 @@ export class PeerTable {
   private onClose(conn: Connection, reason: CloseReason): void {
     this.conns.delete(conn);
     if (reason.kind === 'error' && conn.peer === undefined) {
-      this.events.log(`connection from ${conn.transport.remoteAddress ?? '?'} refused: ${reason.error.message}`);
+      const from = conn.transport.remoteAddress ?? '?';
+      this.events.log(`connection from ${from.includes(':') ? `[${from}]` : from}:${conn.transport.remotePort ?? '?'} refused: ${reason.error.message}`);
     }
     const nodeId = conn.peer?.nodeId;
     if (!nodeId) return;
@@ -435,6 +445,12 @@ export class PeerTable {
     peer.state = { kind: 'lost', error };
     peer.requests.failAll(error);
     this.events.lost(peer, error, queued, graceful);
+    const forget = setTimeout(() => {
+      if (this.peers.get(peer.nodeId) !== peer || peer.state.kind !== 'lost') return;
+      this.peers.delete(peer.nodeId);
+      if (peer.address && this.byAddress.get(addressKey(peer.address)) === peer.nodeId) this.byAddress.delete(addressKey(peer.address));
+    }, this.options.lostPeerMemoryMs ?? LOST_PEER_MEMORY_MS);
+    forget.unref();
   }
 }
 

@@ -54,6 +54,11 @@ export default class RaiVR extends VirtualResource {
       unbatch(batch, receive);
       return true;
     });
+    // Only the initiator speaks to a session: anything from another VR is dropped, so strays
+    // cannot pile up in the mailbox (the loop below only takes the initiator's messages).
+    void (async () => {
+      for (;;) await this.recv((msg) => msg.src !== initiator);
+    })().catch(() => undefined);
     try {
       for (;;) {
         let msg: { tag: string };

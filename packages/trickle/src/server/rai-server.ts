@@ -12,7 +12,7 @@
  * request is handled with real objects; a reference that does not resolve fails that request
  * only, with a reply that says why.
  */
-import type { ErrorInfo, Reply, Request } from '../protocol';
+import { malformedRequest, type ErrorInfo, type Reply, type Request } from '../protocol';
 import type { VMRef } from '../session-link';
 import { createWireCodec, type WireCodec } from '../values/wire';
 import { RaiFailure, toErrorInfo } from './error-info';
@@ -30,6 +30,8 @@ export class RaiServer {
   /** The first reference in the request being decoded that did not resolve. */
   private decodeProblem: unknown;
   private closed = false;
+  /** Requests dropped as undecodable (their warnings are rate-limited). */
+  private readonly dropped = { count: 0, lastReport: 0 };
 
   constructor(options: RaiServerOptions) {
     this.session = new RaiSession(options);
@@ -47,8 +49,21 @@ export class RaiServer {
     return this.session.vm;
   }
 
-  /** One encoded request from the initiator. Replies go out through `send`, in handling order. */
+  /**
+   * One encoded request from the initiator. Replies go out through `send`, in handling order.
+   * Never throws: undecodable bytes are dropped (there is no id to answer), a malformed request
+   * is answered with a BAD_REQUEST error.
+   */
   receive(bytes: Uint8Array): void {
+    try {
+      this.receiveOne(bytes);
+    } catch (error) {
+      // A bug, not bad input (that is answered above): keep the session alive, say so.
+      this.reportUndecodable(error);
+    }
+  }
+
+  private receiveOne(bytes: Uint8Array): void {
     if (this.closed) return;
     this.decodeProblem = undefined;
     let request: Request;
@@ -63,12 +78,17 @@ export class RaiServer {
       this.reportUndecodable(new TypeError('request without an id'));
       return;
     }
+    const malformed = malformedRequest(request);
+    if (malformed !== undefined) {
+      this.reply(this.session.errorReply(request.id, new RaiFailure('BAD_REQUEST', `malformed ${String(request.kind)} request: ${malformed}`, { name: 'TypeError' }), String(request.kind)));
+      return;
+    }
     if (this.decodeProblem !== undefined) {
       this.reply(this.session.errorReply(request.id, this.decodeProblem, describeTarget(request)));
       return;
     }
     const reply = this.session.handle(request);
-    if (reply instanceof Promise) reply.then((settled) => this.reply(settled));
+    if (reply instanceof Promise) reply.then((settled) => this.reply(settled), (error: unknown) => this.reportUndecodable(error));
     else this.reply(reply);
   }
 
@@ -103,8 +123,15 @@ export class RaiServer {
     }
   }
 
+  /** Says on stderr that a request was dropped: the first few times, then once per minute with a count. */
   private reportUndecodable(error: unknown): void {
-    process.emitWarning(`trickle: dropped an undecodable request: ${error instanceof Error ? error.message : String(error)}`);
+    const now = Date.now();
+    this.dropped.count++;
+    if (this.dropped.count <= 5 || now - this.dropped.lastReport >= 60_000) {
+      const more = this.dropped.count > 5 ? ` (${this.dropped.count} so far)` : '';
+      this.dropped.lastReport = now;
+      process.emitWarning(`trickle: dropped an undecodable request${more}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }
 

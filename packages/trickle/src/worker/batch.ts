@@ -55,13 +55,20 @@ export class MessageBatcher {
   }
 }
 
-/** Calls `receive` for each message in a buffer posted by a MessageBatcher. */
-export function unbatch(message: Uint8Array, receive: (bytes: Uint8Array) => void): void {
+/**
+ * Calls `receive` for each message in a buffer posted by a MessageBatcher. A malformed buffer (a
+ * length prefix that runs past its end) never throws: the entries before it are delivered, the
+ * rest is dropped, and it returns false.
+ */
+export function unbatch(message: Uint8Array, receive: (bytes: Uint8Array) => void): boolean {
   const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const end = message.byteLength;
   let offset = 0;
-  while (offset < message.byteLength) {
+  while (offset + 4 <= end) {
     const length = view.getUint32(offset);
+    if (length > end - offset - 4) return false;
     receive(message.subarray(offset + 4, offset + 4 + length));
     offset += 4 + length;
   }
+  return offset === end;
 }
