@@ -191,7 +191,7 @@ interface Child {
 }
 
 function startChild(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const proc = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, RIVER_MDNS: 'off', ...env } });
+  const proc = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, RIVER_MDNS: 'off', RIVER_EXIT_WITH_STDIN: '1', ...env } });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} printed nothing`)), 30_000);
     createInterface({ input: proc.stdout! }).once('line', (firstLine) => {

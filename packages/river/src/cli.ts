@@ -93,6 +93,9 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
 export async function runVmCli(argv: string[], options: VmCliOptions = {}): Promise<RiverVM | undefined> {
   const program = options.programName ?? 'river';
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // A VM outlives whoever read its first line (an initiator that started it, a closed terminal):
+  // writing to a closed stdout must not crash it (EPIPE), it just has nobody to tell.
+  if (!options.out) process.stdout.on('error', () => undefined);
   const env = options.env ?? process.env;
   const parsed = parseVmArgs(argv);
   if (parsed === 'help') {
