@@ -37,11 +37,19 @@ options:
   --name NAME          a name for this VM (default hostname:port)
   --peer-timeout MS    declare a silent peer lost after MS milliseconds (default 5000)
   --handshake-timeout MS  close a connection that has not authenticated within MS (default 5000)
+  --max-frame-mb N     largest frame (so message) accepted from an authenticated peer, in MiB
+                       (default 1024)
+  --max-unsent-mb N    cut off a peer that does not read once N MiB wait to be sent to it
+                       (default: max-frame-mb + 256)
+  --max-vr-heap-mb N   heap limit of every VR's worker (each Trickle session), in MiB; a VR asking
+                       for more gets at most this (default: none)
   --help               show this help
 
 The first line of output holds the address it listens on, as host:port.
 Stop it with Ctrl-C or SIGTERM (its mDNS record is withdrawn, its VRs told).`;
 }
+
+const mib = (n: number | undefined) => (n === undefined ? undefined : n * 2 ** 20);
 
 /** Parses `vm` flags into RiverVM options, or `'help'`. Throws on a bad flag. */
 export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string } | 'help' {
@@ -59,6 +67,9 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
       name: { type: 'string' },
       'peer-timeout': { type: 'string' },
       'handshake-timeout': { type: 'string' },
+      'max-frame-mb': { type: 'string' },
+      'max-unsent-mb': { type: 'string' },
+      'max-vr-heap-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -82,6 +93,9 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
     name: values.name,
     peerTimeoutMs: int('peer-timeout', values['peer-timeout'], 100, 3_600_000),
     handshakeTimeoutMs: int('handshake-timeout', values['handshake-timeout'], 100, 3_600_000),
+    maxFrameBytes: mib(int('max-frame-mb', values['max-frame-mb'], 1, 4095)),
+    maxUnsentBytes: mib(int('max-unsent-mb', values['max-unsent-mb'], 1, 1_048_576)),
+    maxVRHeapMb: int('max-vr-heap-mb', values['max-vr-heap-mb'], 8, 1_048_576),
   };
 }
 

@@ -35,6 +35,7 @@ export {
   DeployError,
   DiscoveryError,
   HandshakeError,
+  MessageTooLargeError,
   NotParentError,
   PeerLostError,
   ProtocolError,

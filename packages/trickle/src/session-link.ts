@@ -39,6 +39,11 @@ export interface LinkListener {
 export interface SessionLink {
   readonly vm: VMRef;
   /**
+   * Optional: the largest encoded request the link can carry. A larger one is refused at once
+   * (SerializationError) instead of being sent.
+   */
+  readonly maxMessageBytes?: number;
+  /**
    * Sends one encoded request. Requests MUST reach the session in the order they were sent
    * (ordering of `set` and `release` relies on it). Never throws because the session is gone:
    * report that through `lost` instead.

@@ -3,6 +3,7 @@
 import { createVM, disconnect, inject, sessionStats, type LinkListener, type SessionLink } from '../src';
 import { RaiServer, createWireCodec, type Reply } from '../src/internal';
 import { TargetRef } from '../src/values/markers';
+import { unbatch } from '../src/worker/batch';
 
 function loopbackLink(): SessionLink & { server: RaiServer; sent: number } {
   let listener: LinkListener | undefined;
@@ -70,4 +71,48 @@ test('undecodable references fail only their request, with a reply saying why', 
   expect(replies[0]).toMatchObject({ id: 1, ok: false, error: { failure: 'UNKNOWN_REF', message: expect.stringMatching(/remote object #99 is no longer held/) } });
   expect(replies[1]).toEqual({ id: 2, ok: true, value: 'pong' });
   server.close();
+});
+
+test('malformed requests are answered with BAD_REQUEST, undecodable bytes dropped; the server never throws', async () => {
+  const replies: Reply[] = [];
+  const codec = createWireCodec({ remoteRef: () => ({}), targetRef: () => ({}), codeRef: () => ({}) });
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    const server = new RaiServer({ vm: { id: 'v', name: 'v' }, send: (bytes) => replies.push(codec.decode(bytes) as Reply) });
+    const bad: unknown[] = [
+      { id: 1, kind: 'call', target: 5, args: [] },
+      { id: 2, kind: 'call', target: { path: 'x' }, args: [] },
+      { id: 3, kind: 'call', target: { path: ['Math', 'max'] }, args: 'no' },
+      { id: 4, kind: 'inject', items: 3 },
+      { id: 5, kind: 'inject', items: [{ name: 'f', as: 'code', code: { source: 1 } }] },
+      { id: 6, kind: 'release', refs: [['a', 1]] },
+      { id: 7, kind: 'get', target: { ref: 'x', path: [] } },
+      { id: 8, kind: 'frobnicate' },
+      { id: 9, kind: 'call', target: { path: Array.from({ length: 2000 }, () => 'a') }, args: [] },
+    ];
+    for (const request of bad) expect(() => server.receive(codec.encode(request))).not.toThrow();
+    server.receive(new Uint8Array([0xff, 0x00, 0x13]));
+    server.receive(codec.encode({ kind: 'call' })); // no id: nobody to answer
+    server.receive(codec.encode({ id: 10, kind: 'call', target: { path: ['Math', 'max'] }, args: [1, 2] }));
+    expect(replies.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const reply of replies.slice(0, 9)) {
+      expect(reply.ok).toBe(false);
+      expect((reply as Extract<Reply, { ok: false }>).error.failure).toBe('BAD_REQUEST');
+    }
+    expect(replies[9]).toEqual({ id: 10, ok: true, value: 2 });
+    expect(warn.mock.calls.map((c) => String(c[0])).filter((w) => /dropped an undecodable request/.test(w))).toHaveLength(2);
+  } finally {
+    warn.mockRestore();
+  }
+});
+
+test('unbatch never throws on a malformed batch: it delivers what is whole and says so', async () => {
+  const got: number[] = [];
+  const whole = new Uint8Array([0, 0, 0, 1, 7, 0, 0, 0, 2, 8, 9]);
+  expect(unbatch(whole, (b) => got.push(b.length))).toBe(true);
+  expect(got).toEqual([1, 2]);
+  got.length = 0;
+  expect(unbatch(new Uint8Array([0, 0, 0, 1, 7, 0, 0, 0, 9, 8]), (b) => got.push(b.length))).toBe(false); // runs past the end
+  expect(unbatch(new Uint8Array([0, 0, 0, 1, 7, 0, 0]), (b) => got.push(b.length))).toBe(false); // truncated header
+  expect(got).toEqual([1, 1]);
 });

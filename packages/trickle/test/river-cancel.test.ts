@@ -143,3 +143,13 @@ test('a session that exceeds its heap limit fails with ResourceLimitError naming
   expect(vmProc.child.exitCode).toBeNull();
   expect(vmProc.lines.join('\n')).toMatch(/ran out of memory/);
 });
+
+test("a VM's own heap cap (--max-vr-heap-mb) applies to sessions that ask for nothing, and the error names it", async () => {
+  await using capped = await startVms(1, ['--max-vr-heap-mb', '40'], { cli: TRICKLE_CLI });
+  await using vms = await inject(await connect({ peers: [capped[0]!.address], mdns: false }), { hog });
+  const error = await Promise.resolve(vms[0]!.hog(400)).then(() => undefined, (e: unknown) => e);
+  expect(ResourceLimitError.isInstance(error)).toBe(true);
+  expect((error as ResourceLimitError).limitMb).toBe(40);
+  expect((error as Error).message).toMatch(/maxOldGenerationSizeMb: 40 MB/);
+  expect(capped[0]!.child.exitCode).toBeNull();
+});

@@ -189,7 +189,7 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
 
   // 2. A valid handshake, then garbage, a truncated frame, or an oversized header.
   const afterAuth: Array<[string, () => Uint8Array, boolean]> = [
-    ['valid handshake, then random bytes', () => rng.bytes(1 + rng.int(200)), false],
+    ['valid handshake, then random bytes', () => rng.bytes(1 + rng.int(200)), true],
     ['valid handshake, then a truncated frame', () => encodeFrame([FrameKind.PING, rng.bytes(100)]).subarray(0, 1 + rng.int(100)), true],
     ['valid handshake, then an oversized frame header', () => header(0xffffffff - rng.int(1000)), false],
   ];
@@ -220,10 +220,7 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
       c = await RawClient.open(vmProc.port);
       await c.handshake(KEY);
     }
-    const lastFrame = wrongShapeFrame();
-    c.send(lastFrame);
-    c.send([FrameKind.PING, i]);
-    const t0 = Date.now();
+    c.write(Buffer.concat([encodeFrame(wrongShapeFrame()), encodeFrame([FrameKind.PING, i])]));
     const pong = await c.frame((f) => f[0] === FrameKind.PONG && f[1] === i, 5000).then(
       () => true,
       () => false,
@@ -232,7 +229,6 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
       expect(await c.closedWithin(5000)).toBe(true);
       closedOver++;
     }
-    if (Date.now() - t0 > 200) console.log('SLOW', Date.now() - t0, pong, JSON.stringify(lastFrame)?.slice(0, 200));
     c.frames.length = 0;
     count(framesKind);
     if (i % 400 === 399) await wellBehaved();
@@ -364,7 +360,6 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
   console.log(
     `fuzz (seed ${SEED}): sent ${n} malformed inputs in ${((Date.now() - started) / 1000).toFixed(1)} s; the VM stayed up and answered all ${goodCalls} well-behaved calls\n${lines}\n  (${closedOver} of the ${sent[framesKind]} wrong-shape frames after the handshake made the VM close that connection; the others were answered or ignored)`,
   );
-  if (process.env.FUZZ_VM_LOG) require("node:fs").writeFileSync(process.env.FUZZ_VM_LOG, vmProc.lines.join("\n"));
   expect(n).toBeGreaterThanOrEqual(10_000);
   expect(vmProc.child.exitCode).toBeNull();
   // Nothing the fuzz sent crashed the VM or a session it did not own.

@@ -13,6 +13,7 @@ import {
   type Remote,
   type RemoteObject,
   type VM,
+  withOptions,
 } from '../src';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -134,3 +135,18 @@ export async function typeChecks(): Promise<void> {
   void manual.foo('1');
   void [items, px, names, length, count, max, json, all, r0, vmOfDone, m, ms];
 }
+
+// withOptions keeps the handle's type (a VM, a list of VMs, a remote object).
+async function optionsKeepTypes() {
+  const vms = await inject(await connectWorkers(1), { foo });
+  const vm = vms[0]!;
+  const wrapped = withOptions(vm, { timeoutMs: 100 });
+  expectType<Equal<typeof wrapped, typeof vm>>();
+  const r: number = await wrapped.foo(1);
+  void r;
+  const list = withOptions(vms, { signal: AbortSignal.timeout(1000) });
+  expectType<Equal<typeof list, typeof vms>>();
+  // @ts-expect-error timeoutMs is a number
+  withOptions(vm, { timeoutMs: '100' });
+}
+void optionsKeepTypes;

@@ -56,6 +56,9 @@ import { Router, type LocateOutcome } from './router';
 
 export const ENGINE_VERSION = '0.1.0';
 
+/** Room for a ROUTE frame's own bytes (kind, two UUIDs, headers) besides the message body. */
+const ROUTE_OVERHEAD_BYTES = 1024;
+
 /** Every tunable of an engine, with {@link ENGINE_DEFAULTS} for the ones left out. */
 export interface EngineOptions {
   role: NodeRole;
@@ -72,9 +75,13 @@ export interface EngineOptions {
   pingIntervalMs?: number;
   handshakeTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** Bytes that may wait for a peer that does not read before it is cut off (default maxFrameBytes + 256 MiB). */
+  maxUnsentBytes?: number;
   gossipIntervalMs?: number;
   /** How long VRs get to finish after being told to stop. */
   stopGraceMs?: number;
+  /** Heap limit (MB) of every VR worker this VM starts; a deploy asking for more (or nothing) gets this. */
+  maxVRHeapMb?: number;
   /** Defaults for `discover` (e.g. the initiator's `peers`, `mdns`, `localCommand`). */
   discovery?: DiscoverOptions;
   log?: (line: string) => void;
@@ -93,7 +100,7 @@ export const ENGINE_DEFAULTS: {
   peerTimeoutMs: 5000,
   pingIntervalMs: 1000,
   handshakeTimeoutMs: 5000,
-  maxFrameBytes: 256 * 1024 * 1024,
+  maxFrameBytes: 1024 * 1024 * 1024,
   gossipIntervalMs: 2000,
   stopGraceMs: 1000,
 };
@@ -155,6 +162,7 @@ export class Engine {
         role: options.role,
         key,
         maxFrameBytes: this.o.maxFrameBytes,
+        maxUnsentBytes: this.o.maxUnsentBytes,
         pingIntervalMs: this.o.pingIntervalMs,
         peerTimeoutMs: this.o.peerTimeoutMs,
         handshakeTimeoutMs: this.o.handshakeTimeoutMs,
@@ -171,15 +179,25 @@ export class Engine {
         log: (line) => this.log(line),
       },
     );
-    this.router = new Router(this.nodeId, this.peers, {
-      locate: (uuid) => this.locate(uuid),
-      gone: (uuid, error) => this.onVRGone(uuid, error),
-    });
+    this.router = new Router(
+      this.nodeId,
+      this.peers,
+      {
+        locate: (uuid) => this.locate(uuid),
+        gone: (uuid, error) => this.onVRGone(uuid, error),
+      },
+      this.o.maxFrameBytes - ROUTE_OVERHEAD_BYTES,
+    );
     if (options.role === 'vm') {
-      this.host = new VRHost(this.nodeId, options.extensions ?? {}, {
-        added: (vr) => this.router.addLocal(vr),
-        ended: (vr, end) => this.onLocalEnded(vr, end),
-      });
+      this.host = new VRHost(
+        this.nodeId,
+        options.extensions ?? {},
+        {
+          added: (vr) => this.router.addLocal(vr),
+          ended: (vr, end) => this.onLocalEnded(vr, end),
+        },
+        { maxHeapMb: options.maxVRHeapMb },
+      );
       this.membership = new Membership({
         self: () => this.info,
         peers: this.peers,

@@ -6,6 +6,7 @@
  */
 import { encode } from '@river/sfm';
 
+import { MessageTooLargeError } from '../errors/message-too-large-error';
 import { UnknownVRError } from '../errors/unknown-vr-error';
 import { VRLostError } from '../errors/vr-lost-error';
 import { compactWireError, fromWireError, toWireError, type WireError } from '../errors/wire';
@@ -41,6 +42,8 @@ export class Router {
     private readonly nodeId: string,
     private readonly peers: PeerTable,
     private readonly hooks: RouterHooks,
+    /** Largest message body that fits in a frame; a larger one bounces instead of costing the connection. */
+    private readonly maxBodyBytes = Infinity,
   ) {}
 
   addLocal(vr: LocalVR): void {
@@ -68,6 +71,11 @@ export class Router {
     }
     const node = this.locations.get(dest);
     if (node !== undefined) {
+      if (body.byteLength > this.maxBodyBytes) {
+        const error = new MessageTooLargeError({ message: `a message of ${body.byteLength} bytes is too large to send to another process (at most ${this.maxBodyBytes})` });
+        this.bounce(src, dest, body, flags, toWireError(error));
+        return;
+      }
       const frame: RouteFrame = flags ? [FrameKind.ROUTE, dest, src, body, flags] : [FrameKind.ROUTE, dest, src, body];
       if (this.peers.send(node, frame)) return;
       // The process hosting dest is lost or unreachable.

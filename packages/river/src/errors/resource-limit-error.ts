@@ -1,3 +1,4 @@
+import type { ResourceLimits } from '../protocol';
 import { RiverError, type RiverErrorOptions } from './river-error';
 
 const marker = 'river.error.ResourceLimitError';
@@ -10,6 +11,8 @@ const symbol = Symbol.for(marker);
 export class ResourceLimitError extends RiverError {
   private readonly [symbol] = true;
   static readonly code = 'RIVER_RESOURCE_LIMIT';
+  /** The limits the worker had (an own property, so it crosses the wire with the error). */
+  limits?: ResourceLimits;
 
   constructor(options: RiverErrorOptions) {
     super(ResourceLimitError.code, options);

@@ -3,6 +3,7 @@ import { ConfigError } from './config-error';
 import { DeployError } from './deploy-error';
 import { DiscoveryError } from './discovery-error';
 import { HandshakeError } from './handshake-error';
+import { MessageTooLargeError } from './message-too-large-error';
 import { NotParentError } from './not-parent-error';
 import { PeerLostError } from './peer-lost-error';
 import { ProtocolError } from './protocol-error';
@@ -38,6 +39,7 @@ const byCode = new Map<string, RiverErrorClass>(
       DeployError,
       DiscoveryError,
       HandshakeError,
+      MessageTooLargeError,
       NotParentError,
       PeerLostError,
       ProtocolError,
@@ -113,5 +115,9 @@ export function reviveError(value: unknown): unknown {
   if (!cls || RiverError.isInstance(value)) return value;
   const revived = new cls({ message: value.message, cause: value.cause });
   if (value.stack) revived.stack = value.stack;
+  // Extra own properties the error carried (e.g. ResourceLimitError's `limits`).
+  const from = value as unknown as Record<string, unknown>;
+  const to = revived as unknown as Record<string, unknown>;
+  for (const key of Object.keys(value)) if (to[key] === undefined && from[key] !== undefined) to[key] = from[key];
   return revived;
 }

@@ -48,6 +48,8 @@ export class VRHost {
     private readonly nodeId: string,
     private readonly extensions: Record<string, string>,
     private readonly hooks: VRHostHooks,
+    /** `maxHeapMb`: the heap limit of every worker, whatever a deploy asks for (the VM operator's cap). */
+    private readonly limits: { maxHeapMb?: number } = {},
   ) {
     for (const [name, path] of Object.entries(extensions)) {
       if (!isAbsolute(path)) throw new DeployError({ message: `extension ${name}: module path must be absolute, got ${path}` });
@@ -84,9 +86,10 @@ export class VRHost {
       extension: args.extension,
       args: args.args,
     };
+    const resourceLimits = capHeap(args.resourceLimits, this.limits.maxHeapMb);
     let worker: Worker;
     try {
-      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits: args.resourceLimits });
+      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits });
     } catch (error) {
       return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
     }
@@ -115,7 +118,7 @@ export class VRHost {
       });
       this.hooks.added(vr);
       worker.on('error', (error) => {
-        entry.end ??= { kind: 'crashed', error: crashError(uuid, error, args.resourceLimits) };
+        entry.end ??= { kind: 'crashed', error: crashError(uuid, error, resourceLimits) };
         if (!settled) {
           settled = true;
           entry.end = { kind: 'failed' };
@@ -178,8 +181,18 @@ function crashError(uuid: UUID, error: Error, limits: DeployArgs['resourceLimits
   const set = Object.entries(limits ?? {})
     .map(([name, value]) => `${name} ${String(value)}`)
     .join(', ');
-  return new ResourceLimitError({
+  const limit = new ResourceLimitError({
     message: `VR ${uuid} ran out of memory: it reached the heap limit of its worker (${set || 'the default V8 limits'})`,
     cause: error,
   });
+  if (limits) limit.limits = { ...limits };
+  return limit;
+}
+
+/** The resource limits a worker gets: what was asked, its heap capped by the VM's `maxHeapMb`. */
+function capHeap(asked: DeployArgs['resourceLimits'], maxHeapMb: number | undefined): DeployArgs['resourceLimits'] {
+  const limits = asked && typeof asked === 'object' ? { ...asked } : undefined;
+  if (maxHeapMb === undefined) return limits;
+  const wanted = limits?.maxOldGenerationSizeMb;
+  return { ...limits, maxOldGenerationSizeMb: typeof wanted === 'number' && wanted > 0 ? Math.min(wanted, maxHeapMb) : maxHeapMb };
 }

@@ -15,6 +15,9 @@ import type { VMInfo } from '../vm-info';
 import { decodeRoutePayload, encodeRouteFrame } from './route-codec';
 import type { Transport } from './transport';
 
+/** What may wait for a slow peer beyond one largest frame, by default (see `maxUnsentBytes`). */
+const SLOW_PEER_MARGIN_BYTES = 256 * 1024 * 1024;
+
 /** Frames larger than this are refused before the peer is authenticated. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
 
@@ -28,6 +31,11 @@ export interface ConnectionOptions {
   expectNodeId?: string;
   /** Largest frame accepted once authenticated. */
   maxFrameBytes: number;
+  /**
+   * Bytes that may wait to be sent to a peer that is not reading; past that the peer is cut off
+   * (its connection fails, it is lost). Default: `maxFrameBytes` + 256 MiB.
+   */
+  maxUnsentBytes?: number;
   pingIntervalMs: number;
   peerTimeoutMs: number;
   handshakeTimeoutMs: number;
@@ -182,7 +190,21 @@ export class Connection {
     this.outgoing = [];
     this.lastSent = this.now();
     this.transport.write(chunks);
+    const unsent = this.transport.bufferedBytes;
+    if (unsent > (this.options.maxUnsentBytes ?? this.options.maxFrameBytes + SLOW_PEER_MARGIN_BYTES)) this.slowPeer(unsent);
   };
+
+  /**
+   * The peer does not read what we send: rather than buffer without bound, give up on it. Its
+   * connection fails (what was queued is dropped; its VRs are lost, so nothing waits forever).
+   */
+  private slowPeer(unsent: number): void {
+    if (this.state.kind === 'closed') return;
+    const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
+    const limit = this.options.maxUnsentBytes ?? this.options.maxFrameBytes + SLOW_PEER_MARGIN_BYTES;
+    const error = new PeerLostError({ message: `the peer is not reading: ${mib(unsent)} wait to be sent to it (limit ${mib(limit)})` });
+    this.closed({ kind: 'error', error }, 'destroy');
+  }
 
   private write(frames: Frame[]): void {
     for (const f of frames) this.send(f);

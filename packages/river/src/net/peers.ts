@@ -60,7 +60,7 @@ export const DEFAULT_RECONNECT: ReconnectPolicy = { backoffMs: [100, 400, 1000],
 export const LOST_PEER_MEMORY_MS = 60_000;
 
 export interface PeerTableOptions
-  extends Pick<ConnectionOptions, 'key' | 'maxFrameBytes' | 'pingIntervalMs' | 'peerTimeoutMs' | 'handshakeTimeoutMs'> {
+  extends Pick<ConnectionOptions, 'key' | 'maxFrameBytes' | 'maxUnsentBytes' | 'pingIntervalMs' | 'peerTimeoutMs' | 'handshakeTimeoutMs'> {
   nodeId: string;
   role: NodeRole;
   /** Our listen port and info as sent in HELLO (read when a connection starts). */
@@ -253,6 +253,7 @@ export class PeerTable {
       info: hello.info,
       expectNodeId,
       maxFrameBytes: this.options.maxFrameBytes,
+      maxUnsentBytes: this.options.maxUnsentBytes,
       pingIntervalMs: this.options.pingIntervalMs,
       peerTimeoutMs: this.options.peerTimeoutMs,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,

@@ -16,6 +16,8 @@ export interface Transport {
   readonly remotePort: number | undefined;
   /** Writes several chunks at once (one syscall where the stream allows it). */
   write(chunks: Uint8Array[]): void;
+  /** Bytes written but not yet handed to the operating system (the peer is not keeping up). */
+  readonly bufferedBytes: number;
   /** Flushes what was written, then closes. */
   end(): void;
   /** Closes now, dropping anything unsent. */
@@ -37,6 +39,9 @@ export class SocketTransport implements Transport {
   }
   get remotePort(): number | undefined {
     return this.socket.remotePort;
+  }
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
   }
 
   start(handlers: TransportHandlers): void {
@@ -93,6 +98,7 @@ export class MemoryTransport implements Transport {
   other: MemoryTransport | undefined;
   readonly remoteAddress = '127.0.0.1';
   readonly remotePort = 0;
+  readonly bufferedBytes = 0;
   /** Every chunk written, for inspection. */
   readonly written: Uint8Array[] = [];
   private handlers: TransportHandlers | undefined;

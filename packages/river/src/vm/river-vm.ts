@@ -23,6 +23,8 @@ export interface RiverVMOptions
     | 'pingIntervalMs'
     | 'handshakeTimeoutMs'
     | 'maxFrameBytes'
+    | 'maxUnsentBytes'
+    | 'maxVRHeapMb'
     | 'gossipIntervalMs'
     | 'stopGraceMs'
     | 'log'

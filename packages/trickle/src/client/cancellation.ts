@@ -3,6 +3,7 @@
  * may carry, and the timer and abort listener that fire its cancellation once.
  */
 import { CancelledError } from '../errors';
+import type { VMRef } from '../session-link';
 
 /** How a request may be cancelled. */
 export interface CallOptions {
@@ -44,9 +45,10 @@ export function armCancellation(options: CallOptions, cancel: (reason: CancelRea
 }
 
 /** The error for a request not sent because its signal was already aborted. */
-export function abortedBeforeSending(remoteName: string, label: string, signal: AbortSignal): CancelledError {
+export function abortedBeforeSending(remoteName: string, label: string, signal: AbortSignal, vm?: VMRef): CancelledError {
   return new CancelledError(`${remoteName} on ${label} was not sent: its signal was already aborted${describeReason(signal.reason)}`, {
     cause: signal.reason,
+    vm,
   });
 }
 

@@ -193,7 +193,7 @@ export class SessionClient implements ProxyHost {
   request(body: RequestBody, options: RequestOptions): Promise<unknown> {
     if (this.state.kind !== 'open') return Promise.reject(this.unavailable(options.remoteName));
     const cancel = options.cancel;
-    if (cancel?.signal?.aborted) return Promise.reject(abortedBeforeSending(options.remoteName, this.label, cancel.signal));
+    if (cancel?.signal?.aborted) return Promise.reject(abortedBeforeSending(options.remoteName, this.label, cancel.signal, this.vm));
     const id = this.nextId++;
     let bytes: Uint8Array;
     try {
@@ -204,6 +204,15 @@ export class SessionClient implements ProxyHost {
           vm: this.vm,
           remoteName: options.remoteName,
           cause: error,
+        }),
+      );
+    }
+    const limit = this.link.maxMessageBytes;
+    if (limit !== undefined && bytes.byteLength > limit) {
+      return Promise.reject(
+        new SerializationError(`cannot send ${options.remoteName} to ${this.label}: the request is ${bytes.byteLength} bytes, more than the ${limit} one message can carry`, {
+          vm: this.vm,
+          remoteName: options.remoteName,
         }),
       );
     }

@@ -10,7 +10,7 @@ import { RaiServer } from '../server/rai-server';
 import type { VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
 import { raiBodyHeader, readRaiBody } from './rai-body';
-import { RAI_DRAIN_TAG, RAI_END_TAG } from './tags';
+import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_MAX_MESSAGE_BYTES } from './tags';
 
 export default class RaiVR extends VirtualResource {
   async main(vm: VMRef): Promise<void> {
@@ -26,6 +26,7 @@ export default class RaiVR extends VirtualResource {
     };
     const server = new RaiServer({
       vm,
+      maxReplyBytes: RAI_MAX_MESSAGE_BYTES,
       send: (bytes) => {
         unanswered--;
         replies.push(bytes);

@@ -15,7 +15,7 @@ import { ResourceLimitError } from '../errors';
 import type { LinkListener, SessionLink, VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
 import { raiBodyHeader, readRaiBody } from './rai-body';
-import { RAI_DRAIN_TAG, RAI_END_TAG } from './tags';
+import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_MAX_MESSAGE_BYTES } from './tags';
 
 /** How long close() waits for the RAI VR to confirm its end. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -34,6 +34,7 @@ export function keepAlive(initiator: Initiator, delta: 1 | -1): void {
 
 export class RiverLink implements SessionLink {
   readonly vm: VMRef;
+  readonly maxMessageBytes = RAI_MAX_MESSAGE_BYTES;
   private listener: LinkListener | undefined;
   private ended: { reason: Error } | undefined;
   private closing: Promise<void> | undefined;
@@ -118,7 +119,12 @@ export class RiverLink implements SessionLink {
 
   /** Why the session ended, from River's error: running out of memory is a ResourceLimitError. */
   private endedBecause(error: unknown, ended: string): Error {
-    if (hasCode(error, 'RIVER_RESOURCE_LIMIT')) return new ResourceLimitError(this.vm, { limitMb: this.limits.maxOldGenerationSizeMb, cause: error });
+    const limit = withCode(error, 'RIVER_RESOURCE_LIMIT') as { limits?: { maxOldGenerationSizeMb?: unknown } } | undefined;
+    if (limit) {
+      // The limit the VM applied (it may cap what we asked for), else the one we asked for.
+      const applied = limit.limits?.maxOldGenerationSizeMb;
+      return new ResourceLimitError(this.vm, { limitMb: typeof applied === 'number' ? applied : this.limits.maxOldGenerationSizeMb, cause: error });
+    }
     if (!(error instanceof Error)) return new Error(ended || String(error));
     return ended ? new Error(`${ended}: ${error.message}`, { cause: error }) : error;
   }
@@ -130,13 +136,19 @@ export class RiverLink implements SessionLink {
           { src: this.rai },
           { signal: this.stopReceiving.signal },
         );
-        // Reply batches never get here (see the constructor); bounces are ignored: a lost
-        // session is reported by this recv failing.
+        // Reply batches never get here (see the constructor). A lost session is reported by this
+        // recv failing, or by a bounce of our requests.
         if (msg.tag === RAI_DRAIN_TAG) {
           // The VM is stopping: no new work (listener), then acknowledge after what is queued.
           if (!this.ended) this.listener?.draining?.();
           this.requests.flush();
           this.initiator.send(this.rai, { tag: RAI_DRAIN_TAG });
+        } else if (msg.tag === 'river:undeliverable') {
+          // Requests that could not reach the session: it is gone, or they could not be carried
+          // (and then it would wait for them forever: end it).
+          this.end(this.endedBecause(msg.error, `requests to the session on VM '${this.vm.name}' could not be delivered`));
+          void this.initiator.terminate(this.rai, 'its requests could not be delivered').catch(() => undefined);
+          return;
         } else if (msg.tag === 'river:exit') {
           this.end(this.endedBecause(msg.error instanceof Error ? msg.error : undefined, `the session on VM '${this.vm.name}' ended`));
           return;
@@ -155,10 +167,10 @@ export class RiverLink implements SessionLink {
   }
 }
 
-/** True when `error` or one of its causes has `code`. */
-function hasCode(error: unknown, code: string): boolean {
+/** `error` or the first of its causes that has `code`. */
+function withCode(error: unknown, code: string): Error | undefined {
   for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if ((e as Error & { code?: unknown }).code === code) return true;
+    if ((e as Error & { code?: unknown }).code === code) return e;
   }
-  return false;
+  return undefined;
 }

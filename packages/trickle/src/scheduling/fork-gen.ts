@@ -27,7 +27,10 @@ import { clientOf } from '../vm';
 import { DynamicBalancer, type Balancer, type WorkerSlot } from './balancer';
 import { ChunkLedger } from './chunk-ledger';
 import { isLiveVMs, type LiveVMs } from './live-vms';
-import { ChunkQueue, type Chunk, type WorkQueue } from './work-queue';
+import { ChunkQueue, IterableChunkQueue, type Chunk, type WorkQueue } from './work-queue';
+
+/** forkGen's default `buffer`: results that may wait for a slow consumer. */
+const DEFAULT_BUFFER = 64;
 
 export type { LiveVMs } from './live-vms';
 
@@ -45,8 +48,17 @@ export interface ForkWorkOptions<W = unknown> {
   ordered?: boolean;
   /** Called after each chunk completes (once per chunk, also when a chunk was re-issued). */
   onProgress?: (progress: Progress) => void;
-  /** Aborting stops handing out chunks and rejects with the signal's reason. */
+  /**
+   * Aborting stops handing out chunks and rejects with the signal's reason. Calls already running
+   * are left to finish; to cancel them too, run on `withOptions(vms, { signal })`.
+   */
   signal?: AbortSignal;
+  /**
+   * forkGen: results that may wait for the consumer before the run stops handing out chunks
+   * (default 64). A slow `for await` loop so holds back the VMs instead of piling up results.
+   * (Chunks to re-issue after a lost VM go out regardless.)
+   */
+  buffer?: number;
   /** Chunks in flight per VM for the default balancer (default 2). */
   inFlightPerVM?: number;
   /** Replaces the default balancer. */
@@ -86,6 +98,7 @@ class WorkRun<W> {
   private wake: (() => void) | undefined;
   private done = 0;
   private readonly onProgress: ((progress: Progress) => void) | undefined;
+  private readonly bufferLimit: number;
 
   constructor(
     private readonly fn: Callee,
@@ -95,6 +108,14 @@ class WorkRun<W> {
   ) {
     this.ledger = new ChunkLedger(queue);
     this.onProgress = options.onProgress ?? defaultProgress();
+    const buffer = options.buffer ?? DEFAULT_BUFFER;
+    if (!(Number.isInteger(buffer) && buffer >= 1)) throw new RangeError(`forkWork: buffer must be a positive integer, got ${String(buffer)}`);
+    this.bufferLimit = buffer;
+  }
+
+  /** Results that came back and wait for the consumer. */
+  private get buffered(): number {
+    return this.options.ordered ? this.byIndex.size : this.completed.length;
   }
 
   addVM(vm: VM): void {
@@ -143,6 +164,8 @@ class WorkRun<W> {
 
   dispatch(): void {
     while (!this.stopped) {
+      // Backpressure: enough results wait for the consumer; hand out more when it takes them.
+      if (this.buffered >= this.bufferLimit && this.ledger.waiting === 0) return;
       const slot = this.balancer.pick(this.slots) as Slot | undefined;
       // None free, or a custom balancer picked a VM that has left: wait for the next return.
       if (!slot || slot.membership.kind !== 'in') return;
@@ -242,10 +265,13 @@ class WorkRun<W> {
         if (this.byIndex.has(this.nextIndex)) {
           const value = this.byIndex.get(this.nextIndex);
           this.byIndex.delete(this.nextIndex++);
+          this.dispatch();
           return { done: false, value };
         }
       } else if (this.completed.length > 0) {
-        return { done: false, value: this.completed.shift()!.value };
+        const { value } = this.completed.shift()!;
+        this.dispatch();
+        return { done: false, value };
       }
       if (this.ledger.finished) return { done: true };
       if (this.stopped) return { done: true };
@@ -280,6 +306,10 @@ class WorkRun<W> {
  * `fn` is the local function (called by its name: inject it first), or its name. Without
  * `chunksize` it is called with one item; with `chunksize: n`, with an array of up to n items,
  * and each result is what it returned for that chunk.
+ *
+ * Backpressure: at most `buffer` (default 64) results wait for a slow consumer; until it takes
+ * one, no further chunk is handed out. Work that is a generator (any iterable but an array or a
+ * Set) is read lazily, a chunk at a time, so it may be endless.
  */
 export function forkGen<F extends AnyFunction, W = unknown>(
   vms: readonly VM[] | LiveVMs,
@@ -296,7 +326,11 @@ export function forkGen(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
 async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions): AsyncGenerator<unknown> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const queue = options.queue ?? new ChunkQueue(Array.isArray(work) ? work : [...work], options.chunksize);
+  // Arrays (and Sets, whose size is known) are handed out by position; any other iterable — a
+  // generator — is read lazily, as chunks go out.
+  const queue =
+    options.queue ??
+    (Array.isArray(work) || work instanceof Set ? new ChunkQueue(Array.isArray(work) ? work : [...work], options.chunksize) : new IterableChunkQueue(work, options.chunksize));
   const balancer = options.balancer ?? new DynamicBalancer(options.inFlightPerVM);
   const run = new WorkRun(fn, queue, balancer, options);
   const onAbort = () => run.fail(signal!.reason);

@@ -48,3 +48,41 @@ export class ChunkQueue<W> implements WorkQueue<W> {
     return { index: this.index++, items, arg: items };
   }
 }
+
+/**
+ * Work from an iterable that is not an array (a generator, a stream of lines…), read lazily: an
+ * item is taken from it only when its chunk is handed out, so the whole input never has to be in
+ * memory, and an endless generator works with forkGen. The total is unknown.
+ */
+export class IterableChunkQueue<W> implements WorkQueue<W> {
+  private readonly iterator: Iterator<W>;
+  private index = 0;
+  private done = false;
+  readonly total = undefined;
+
+  constructor(
+    work: Iterable<W>,
+    private readonly chunksize?: number,
+  ) {
+    if (chunksize !== undefined && (!Number.isInteger(chunksize) || chunksize < 1)) {
+      throw new RangeError(`chunksize must be a positive integer, got ${String(chunksize)}`);
+    }
+    this.iterator = work[Symbol.iterator]();
+  }
+
+  next(): Chunk<W> | undefined {
+    if (this.done) return undefined;
+    const items: W[] = [];
+    const want = this.chunksize ?? 1;
+    while (items.length < want) {
+      const step = this.iterator.next();
+      if (step.done) {
+        this.done = true;
+        break;
+      }
+      items.push(step.value);
+    }
+    if (items.length === 0) return undefined;
+    return { index: this.index++, items, arg: this.chunksize === undefined ? items[0]! : items };
+  }
+}

@@ -21,6 +21,8 @@ import { RaiSession, targetText, type RaiSessionOptions } from './rai-session';
 export interface RaiServerOptions extends RaiSessionOptions {
   /** Sends one encoded reply to the initiator, in order. */
   send(bytes: Uint8Array): void;
+  /** The largest encoded reply the transport carries; a larger result is answered with an error. */
+  maxReplyBytes?: number;
 }
 
 export class RaiServer {
@@ -30,12 +32,14 @@ export class RaiServer {
   /** The first reference in the request being decoded that did not resolve. */
   private decodeProblem: unknown;
   private closed = false;
+  private readonly maxReplyBytes: number;
   /** Requests dropped as undecodable (their warnings are rate-limited). */
   private readonly dropped = { count: 0, lastReport: 0 };
 
   constructor(options: RaiServerOptions) {
     this.session = new RaiSession(options);
     this.sendBytes = options.send;
+    this.maxReplyBytes = options.maxReplyBytes ?? Infinity;
     this.codec = createWireCodec({
       remoteRef: () => {
         throw new TypeError('a session does not accept remote references of its own kind');
@@ -106,6 +110,13 @@ export class RaiServer {
     } catch (error) {
       const info: ErrorInfo = toErrorInfo(
         new RaiFailure('UNSERIALIZABLE', `cannot send the reply to request ${reply.id}: ${error instanceof Error ? error.message : String(error)}`, { name: 'TypeError' }),
+        () => undefined,
+      );
+      bytes = this.codec.encode({ id: reply.id, ok: false, error: info } satisfies Reply);
+    }
+    if (bytes.byteLength > this.maxReplyBytes) {
+      const info = toErrorInfo(
+        new RaiFailure('UNSERIALIZABLE', `the reply to request ${reply.id} is ${bytes.byteLength} bytes, more than the ${this.maxReplyBytes} one message can carry`, { name: 'RangeError' }),
         () => undefined,
       );
       bytes = this.codec.encode({ id: reply.id, ok: false, error: info } satisfies Reply);

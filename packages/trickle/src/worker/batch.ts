@@ -10,6 +10,9 @@ export interface BatchHeader {
   write(out: Uint8Array, batchBytes: number): void;
 }
 
+/** A batch is flushed before it would grow past this (a single larger message goes alone). */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 /**
  * Coalesces the messages posted to a port within one tick into a single postMessage: one buffer
  * of length-prefixed messages (transferred, not copied). A postMessage costs microseconds of its
@@ -27,6 +30,9 @@ export class MessageBatcher {
   ) {}
 
   push(bytes: Uint8Array): void {
+    // Batches coalesce small messages; a large one is not copied into a batch with others (and
+    // a batch never grows past what one message may carry because of its neighbours).
+    if (this.bytes + bytes.byteLength > MAX_BATCH_BYTES && this.batch.length > 0) this.flush();
     this.batch.push(bytes);
     this.bytes += bytes.byteLength;
     if (!this.scheduled) {
