@@ -4,9 +4,10 @@
 // bytes. Not a test. Loopback only; mDNS off; every loop bounded.
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:river
 //   (node benchmarks/dist/micro/river.js [--rounds N] [--out-dir DIR])
+import { RAW_ECHO_SERVER } from './raw-echo-server';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,34 +35,6 @@ const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(
 
 // ---------------------------------------------------------------------------------------------
 // The floor: raw node:net, two processes, 4-byte big-endian length prefix.
-
-/** The echo server (run in a child process): echoes every complete frame back, batched per chunk. */
-function rawServer(): void {
-  const server = createServer((s) => {
-    s.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      let end = 0;
-      while (buf.length - end >= 4) {
-        const n = buf.readUInt32BE(end);
-        if (buf.length - end < 4 + n) break;
-        end += 4 + n;
-      }
-      if (end > 0) {
-        s.write(buf.subarray(0, end));
-        buf = buf.subarray(end);
-      }
-    });
-    s.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    process.stdout.write(`${typeof a === 'object' && a ? a.port : 0}\n`);
-  });
-  process.stdin.on('end', () => process.exit(0));
-  process.stdin.resume();
-}
 
 /** A client for the raw floor that counts complete frames as they come back. */
 class RawClient {
@@ -204,7 +177,6 @@ function startChild(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Child>
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--raw-server') return rawServer();
   const cli = join(dirname(require.resolve('@river/engine/package.json')), 'dist', 'cli.js');
   const children: ChildProcess[] = [];
   const cleanup = () => children.forEach((c) => c.kill('SIGKILL'));
@@ -213,7 +185,7 @@ async function main(): Promise<void> {
     const [vmA, vmB, raw] = await Promise.all([
       startChild([cli, 'vm', '--port', '0', '--host', '127.0.0.1', '--no-advertise', '--name', 'bench-A'], { RIVER_KEY: '' }),
       startChild([cli, 'vm', '--port', '0', '--host', '127.0.0.1', '--no-advertise', '--name', 'bench-B'], { RIVER_KEY: '' }),
-      startChild([__filename, '--raw-server']),
+      startChild([RAW_ECHO_SERVER]),
     ]);
     children.push(vmA.proc, vmB.proc, raw.proc);
     const address = (line: string) => /listening on (\S+)/.exec(line)![1]!;
@@ -373,7 +345,7 @@ Raw JSON: [river-micro.json](river-micro.json).
 
 main().then(
   () => {
-    if (process.argv[2] !== '--raw-server') process.exit(0);
+    process.exit(0);
   },
   (error: unknown) => {
     console.error(error);

@@ -7,9 +7,10 @@
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:trickle
 //   (node benchmarks/dist/micro/trickle.js [--rounds N] [--out-dir DIR] [--name trickle-micro] [--before FILE.json]
 //    [--commit LABEL])
+import { RAW_ECHO_SERVER } from './raw-echo-server';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { arch, cpus, loadavg, platform, release as osRelease, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -99,33 +100,6 @@ async function withCpu<T>(vmPid: number, body: () => Promise<T>): Promise<{ valu
 // ---------------------------------------------------------------------------------------------
 // Floor 1: raw node:net, two processes, 4-byte big-endian length prefix, the same bytes River
 // would carry for a small message.
-
-function rawServer(): void {
-  const server = createServer((s) => {
-    s.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      let end = 0;
-      while (buf.length - end >= 4) {
-        const n = buf.readUInt32BE(end);
-        if (buf.length - end < 4 + n) break;
-        end += 4 + n;
-      }
-      if (end > 0) {
-        s.write(buf.subarray(0, end));
-        buf = buf.subarray(end);
-      }
-    });
-    s.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    process.stdout.write(`${typeof a === 'object' && a ? a.port : 0}\n`);
-  });
-  process.stdin.on('end', () => process.exit(0));
-  process.stdin.resume();
-}
 
 /** Sends one frame and resolves when a whole frame has come back. */
 class RawClient {
@@ -244,7 +218,6 @@ function commitOf(): string {
 type Round = Record<string, number>;
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--raw-server') return rawServer();
   const cli = join(dirname(require.resolve('@trickle/core/package.json')), 'dist', 'cli.js');
   const children: ChildProcess[] = [];
   process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -252,7 +225,7 @@ async function main(): Promise<void> {
   let riverInit: Initiator | undefined;
   let socket: Socket | undefined;
   try {
-    const [vmChild, raw] = await Promise.all([startChild([cli, 'vm', '--port', '0', '--no-advertise', '--name', 'bench-trickle']), startChild([__filename, '--raw-server'])]);
+    const [vmChild, raw] = await Promise.all([startChild([cli, 'vm', '--port', '0', '--no-advertise', '--name', 'bench-trickle']), startChild([RAW_ECHO_SERVER])]);
     children.push(vmChild.proc, raw.proc);
     const vmPid = vmChild.proc.pid!;
     const address = /(\d+\.\d+\.\d+\.\d+:\d+)/.exec(vmChild.firstLine)?.[1];
@@ -568,7 +541,7 @@ function markdown(r: Result): string {
 
 main().then(
   () => {
-    if (process.argv[2] !== '--raw-server') process.exit(0);
+    process.exit(0);
   },
   (error: unknown) => {
     console.error(error);
