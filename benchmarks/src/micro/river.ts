@@ -5,12 +5,12 @@
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:river
 //   (node benchmarks/dist/micro/river.js [--rounds N] [--out-dir DIR])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { EchoVR, flag, median, percentile, startChild } from './harness';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 import { VirtualResource, startInitiator, type UUID, type VMInfo } from '@river/engine';
 import { encode } from '@river/sfm';
@@ -22,16 +22,9 @@ const WINDOW = 1_000;
 /** Nothing here may run longer than this (every loop is bounded by count and by this). */
 const DEADLINE_MS = 10 * 60_000;
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
 const ROUNDS = Number(flag('--rounds', '5'));
 const OUT_DIR = flag('--out-dir', join(__dirname, '..', '..', 'results'));
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 // ---------------------------------------------------------------------------------------------
 // The floor: raw node:net, two processes, 4-byte big-endian length prefix.
@@ -113,19 +106,8 @@ async function rawThroughput(c: RawClient): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// River: Pinger (a VR on VM A) and Ponger (a VR on VM B).
+// River: Pinger (a VR on VM A) and EchoVR (harness.ts, a VR on VM B).
 
-class Ponger extends VirtualResource {
-  async main(): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const m = await this.recv();
-      if (m.tag === 'stop') return n;
-      n++;
-      this.send(m.src, { tag: 'pong', seq: m.seq });
-    }
-  }
-}
 
 class Pinger extends VirtualResource {
   async main(peer: string, mode: 'rtt' | 'tput', n: number, warmup: number, window: number): Promise<unknown> {
@@ -158,23 +140,6 @@ class Pinger extends VirtualResource {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Child {
-  proc: ChildProcess;
-  firstLine: string;
-}
-
-function startChild(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const proc = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, RIVER_MDNS: 'off', RIVER_EXIT_WITH_STDIN: '1', ...env } });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} printed nothing`)), 30_000);
-    createInterface({ input: proc.stdout! }).once('line', (firstLine) => {
-      clearTimeout(timer);
-      proc.stdout!.resume();
-      resolve({ proc, firstLine });
-    });
-    proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited (${code})`)));
-  });
-}
 
 async function main(): Promise<void> {
   const cli = join(dirname(require.resolve('@river/engine/package.json')), 'dist', 'cli.js');
@@ -193,7 +158,7 @@ async function main(): Promise<void> {
     const found = await init.discover({ timeoutMs: 5000 });
     const a = found.find((f) => f.name === 'bench-A') as VMInfo;
     const b = found.find((f) => f.name === 'bench-B') as VMInfo;
-    const ponger = await init.deploy(b, Ponger);
+    const ponger = await init.deploy(b, EchoVR);
     const socket = await new Promise<Socket>((resolve) => {
       const s = connect({ host: '127.0.0.1', port: Number(raw.firstLine) }, () => resolve(s));
     });
@@ -318,7 +283,7 @@ Raw JSON: [river-micro.json](river-micro.json).
 ## What the figures mean
 
 - Path of one River round trip: Pinger's worker → port → VM A's engine (main thread) → TCP →
-  VM B's engine → port → Ponger's worker, and back: four MessagePort hops and two TCP hops,
+  VM B's engine → port → the echo VR's worker, and back: four MessagePort hops and two TCP hops,
   against the floor's two TCP hops. A bare MessagePort round trip (two hops) measured about
   9 µs median on this machine, so the architecture (user code in worker threads, the network on
   a thread user code never runs on) puts a floor of roughly 2 × that under River's round trip

@@ -8,12 +8,12 @@
 //   (node benchmarks/dist/micro/trickle.js [--rounds N] [--out-dir DIR] [--name trickle-micro] [--before FILE.json]
 //    [--commit LABEL])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { EchoVR, flag, median, percentile, startChild } from './harness';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { arch, cpus, loadavg, platform, release as osRelease, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 
 import { VirtualResource, startInitiator, type Initiator, type UUID } from '@river/engine';
@@ -34,11 +34,6 @@ const IN_FLIGHT = [schedulingDefaults.inFlightPerVM, 1, 8, 32];
 /** Nothing here may run longer than this (every loop is bounded by count and by this). */
 const DEADLINE = Date.now() + 15 * 60_000;
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
 const ROUNDS = Number(flag('--rounds', '5'));
 const OUT_DIR = flag('--out-dir', join(__dirname, '..', '..', 'results'));
 const NAME = flag('--name', 'trickle-micro');
@@ -46,8 +41,6 @@ const BEFORE = flag('--before', join(OUT_DIR, `${NAME}-before.json`));
 /** What to record as the commit (default: `git rev-parse`, noting uncommitted changes). */
 const COMMIT = flag('--commit', '');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 const now = (): bigint => process.hrtime.bigint();
 const usSince = (t: bigint): number => Number(now() - t) / 1000;
 const checkDeadline = (): void => {
@@ -160,37 +153,9 @@ class PortClient {
 // Reference: River alone on Trickle's path — an initiator VR (main thread, engine in a worker)
 // and an echo VR in a worker on the same `trickle vm`.
 
-class Echo extends VirtualResource {
-  async main(): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const m = await this.recv();
-      if (m.tag === 'stop') return n;
-      n++;
-      this.send(m.src, { tag: 'pong', seq: m.seq });
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
-interface Child {
-  proc: ChildProcess;
-  firstLine: string;
-}
-
-function startChild(argv: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, RIVER_MDNS: 'off', TRICKLE_MDNS: 'off', RIVER_EXIT_WITH_STDIN: '1' } });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} printed nothing`)), 30_000);
-    createInterface({ input: proc.stdout! }).once('line', (firstLine) => {
-      clearTimeout(timer);
-      proc.stdout!.resume();
-      resolve({ proc, firstLine });
-    });
-    proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited (${code})`)));
-  });
-}
 
 function stopChild(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
@@ -260,7 +225,7 @@ async function main(): Promise<void> {
     riverInit = await startInitiator({ mdns: false, key: undefined, peers: [address] });
     const [info] = (await riverInit.discover({ timeoutMs: 1000, mdns: false, peers: [address] })).filter((f) => f.name === 'bench-trickle');
     if (!info) throw new Error('the River reference initiator did not find the VM');
-    const echo: UUID = await riverInit.deploy(info, Echo);
+    const echo: UUID = await riverInit.deploy(info, EchoVR);
     const init = riverInit;
     const riverPing = async (i: number) => {
       init.send(echo, { tag: 'ping', seq: i });

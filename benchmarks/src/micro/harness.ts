@@ -1,0 +1,56 @@
+/**
+ * What the micro benchmarks share: command-line flags, order statistics, child processes that
+ * print their address first (VMs, the raw echo server), and the echo VR both River paths measure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { VirtualResource } from '@river/engine';
+
+const args = process.argv.slice(2);
+
+/** The value after `--name` on the command line, or `dflt`. */
+export const flag = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+export interface Child {
+  proc: ChildProcess;
+  firstLine: string;
+}
+
+/**
+ * Starts `node ...argv` and resolves with its first line of stdout. mDNS is off (loopback only),
+ * and the child exits by itself when this process goes (its stdin pipe closes).
+ */
+export function startChild(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
+  const proc = spawn(process.execPath, argv, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, RIVER_MDNS: 'off', TRICKLE_MDNS: 'off', RIVER_EXIT_WITH_STDIN: '1', ...env },
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} printed nothing`)), 30_000);
+    createInterface({ input: proc.stdout! }).once('line', (firstLine) => {
+      clearTimeout(timer);
+      proc.stdout!.resume();
+      resolve({ proc, firstLine });
+    });
+    proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited (${code})`)));
+  });
+}
+
+/** Answers every message with `{ tag: 'pong', seq }` until `{ tag: 'stop' }`; returns how many. */
+export class EchoVR extends VirtualResource {
+  async main(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const m = await this.recv();
+      if (m.tag === 'stop') return n;
+      n++;
+      this.send(m.src, { tag: 'pong', seq: m.seq });
+    }
+  }
+}
