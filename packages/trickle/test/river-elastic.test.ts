@@ -10,28 +10,9 @@ import { startVm, startVms, type VmProcess } from '../../river/test/fixtures/vm-
 import { countWords, writeWordFiles } from '../../../examples/src/wfreq-data';
 import { connect, forkWork, inject, isVM, type VM } from '../src';
 import { clientOf } from '../src/internal';
+import { countFiles, merge } from './fixtures/slow-wordcount';
 
 const TRICKLE_CLI = join(__dirname, '..', 'dist', 'cli.js');
-
-/** wfreq's map step, slowed down so that the VM set changes while the run goes on. */
-function countFiles(paths: string[]) {
-  const fs = require('node:fs');
-  const counts = new Map<string, number>();
-  for (const path of paths) {
-    for (const word of fs.readFileSync(path, 'utf8').split(/\s+/)) {
-      if (word) counts.set(word, (counts.get(word) ?? 0) + 1);
-    }
-  }
-  const until = Date.now() + (globalThis as any).chunkMs;
-  while (Date.now() < until);
-  return { pid: process.pid as number, first: paths[0]!, counts };
-}
-
-function merge(results: Array<{ counts: Map<string, number> }>): Map<string, number> {
-  const total = new Map<string, number>();
-  for (const { counts } of results) for (const [word, n] of counts) total.set(word, (total.get(word) ?? 0) + n);
-  return total;
-}
 
 let dir: string;
 let files: string[];

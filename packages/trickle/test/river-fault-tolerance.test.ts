@@ -22,29 +22,10 @@ import {
   type VM,
   type WorkerSlot,
 } from '../src';
+import { countFiles, merge } from './fixtures/slow-wordcount';
 
 const TRICKLE_CLI = join(__dirname, '..', 'dist', 'cli.js');
 const peersOf = (procs: VmProcess[]) => procs.map((p) => p.address);
-
-/** wfreq's map step on a VM: word counts of a chunk of files, slowed down so kills land mid-run. */
-function countFiles(paths: string[]) {
-  const fs = require('node:fs');
-  const counts = new Map<string, number>();
-  for (const path of paths) {
-    for (const word of fs.readFileSync(path, 'utf8').split(/\s+/)) {
-      if (word) counts.set(word, (counts.get(word) ?? 0) + 1);
-    }
-  }
-  const until = Date.now() + (globalThis as any).chunkMs;
-  while (Date.now() < until);
-  return { pid: process.pid as number, first: paths[0]!, counts };
-}
-
-function merge(results: Array<{ counts: Map<string, number> }>): Map<string, number> {
-  const total = new Map<string, number>();
-  for (const { counts } of results) for (const [word, n] of counts) total.set(word, (total.get(word) ?? 0) + n);
-  return total;
-}
 
 /** The default balancer, remembering the run's slots so a test can see what is in flight where. */
 function watchingBalancer(): Balancer & { slots: readonly WorkerSlot[] } {
