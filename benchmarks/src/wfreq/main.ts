@@ -1,26 +1,29 @@
 // The wfreq benchmark driver: the paper's Table 1 on a simulated cluster, and beyond.
 //
 //   pnpm bench [-- --quick] [--data DIR] [--runs N] [--baseline-runs N] [--vms 1,2,4,8] [--variants paper,tuned]
-//              [--chunksize 100] [--share 0.2] [--no-shape] [--ballast] [--cluster auto|netns|processes]
+//              [--chunksize 100] [--share 0.2] [--no-shape] [--ballast] [--serial] [--cluster auto|netns|processes]
 //              [--baselines-only] [--out DIR] [--seed S] [--verify-data]
 //   (= node benchmarks/dist/wfreq/main.js …; env WFREQ_BASELINES_ONLY=1 = --baselines-only)
 //
 // 1. data: the generated paper-shaped corpus (cached), or --data DIR;
 // 2. the sequential reference count (checked against the generator's own count);
-// 3. baselines on all cores, no quotas: plain single-process count, Piscina with 2 workers;
-//    then the plain count on one simulated machine's CPU share, and Trickle with 2 local VMs;
-// 4. the simulated cluster; for each VM count, for each run, for each variant: one timed
-//    Trickle run in an initiator process on the initiator's machine (variants.ts), its counts
-//    checked against the reference (a mismatch fails the benchmark);
+// 3. baselines on all cores, no quotas: plain single-process count, Piscina with 2 workers,
+//    Trickle with 2 local VMs (each alone on the host);
+// 4. lanes (lanes.ts) on the simulated cluster: the plain count on one machine's CPU share, and
+//    per VM count its own cluster running, for each run, for each variant, one timed Trickle run
+//    in an initiator process on the initiator's machine (variants.ts), its counts checked against
+//    the reference (a mismatch fails the benchmark). Lanes run side by side while the busy
+//    machines' shares fit the host's cores (--serial: one after another);
 // 5. the report: results/wfreq.md, wfreq.json, wfreq-speedup.svg (quick runs: results/quick/).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { checkKnown, listFlag, numberFlag, parseArgs, stringFlag } from './args';
 import { piscinaCount, plainCount } from './baselines';
 import { createCluster, installSignalHandlers, isShuttingDown, registerCleanup, type Cluster, type ExecResult, type VmCommand, type VmSlot } from './cluster';
 import { ensureDataset, FULL_SPEC, listTextFiles, QUICK_SPEC, type Dataset } from './data';
 import { parseResult, writeJson, type Job, type PlainJob, type TrickleJob } from './job';
+import { LaneStatus, machineBudget, runLanes, type Lane } from './lanes';
 import { commitInfo, machineInfo } from './machine';
 import { compiledEntry, RESULTS_DIR } from './paths';
 import { Progress } from './progress';
@@ -47,8 +50,10 @@ export interface BenchOptions {
   chunksize: number;
   share: number;
   shape: boolean;
-  /** Spin CPU ballast on idle machines so the host is equally loaded in every run. */
+  /** Spin CPU ballast on idle machines so the host is equally loaded in every run (implies serial). */
   ballast: boolean;
+  /** One lane at a time instead of side by side within the host's cores (see lanes.ts). */
+  serial: boolean;
   cluster: 'auto' | 'netns' | 'processes';
   /** Skip everything that needs @trickle/core. */
   baselinesOnly: boolean;
@@ -75,6 +80,7 @@ export function defaultOptions(overrides: Partial<BenchOptions> = {}): BenchOpti
     share: 0.2,
     shape: true,
     ballast: false,
+    serial: false,
     cluster: 'auto',
     baselinesOnly: process.env.WFREQ_BASELINES_ONLY === '1',
     outDir: quick ? join(RESULTS_DIR, 'quick') : RESULTS_DIR,
@@ -221,60 +227,43 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
   }
   progress.log(`baselines: plain ${plain.runs.map(s2).join(', ')}; Piscina×2 ${piscina.runs.map(s2).join(', ')}`);
 
-  // 3b/4. The cluster
+  // 3b/4. The cluster: unlimited baselines first (alone on the host), then the lanes.
   const work = mkdtempSync(join(tmpdir(), 'wfq-bench-'));
   const unregisterWork = registerCleanup('work dir', async () => rmSync(work, { recursive: true, force: true }), () => rmSync(work, { recursive: true, force: true }));
   const filesList = join(work, 'files.json');
-  const jobFile = join(work, 'job.json');
   writeJson(filesList, files);
+  let jobSeq = 0;
+  const jobFile = () => join(work, `job-${++jobSeq}.json`);
   const runs: VariantRun[] = [];
   const maxVms = Math.max(...opts.vms);
-  progress.step(`building the simulated cluster (${maxVms} VMs + initiator)`);
-  const cluster = await createCluster({
-    slots: maxVms,
-    share: opts.share,
-    shape: opts.shape,
-    mode: opts.cluster,
-    log: (line) => progress.log(line),
-  });
-  const clusterDescription = cluster.describe();
-  if (cluster.kind !== 'netns') notes.push(clusterDescription.text);
-  if (cluster.quotas) {
+  const clusters: Cluster[] = [];
+  const build = async (slots: number): Promise<Cluster> => {
+    const c = await createCluster({ slots, share: opts.share, shape: opts.shape, mode: opts.cluster, log: (line) => progress.log(line) });
+    clusters.push(c);
+    return c;
+  };
+  progress.step('building the simulated cluster');
+  // The first cluster hosts the unlimited baselines and the plain count on one share.
+  // With ballast every cluster has all slots, so that the idle ones can spin.
+  const first = await build(opts.ballast ? maxVms : 1);
+  let clusterDescription = first.describe();
+  if (first.kind !== 'netns') notes.push(clusterDescription.text);
+  if (first.quotas) {
     notes.push(
       opts.ballast
         ? 'Ballast (--ballast): while fewer than all VMs work, the idle machines spin within their quotas, so the host is equally loaded in every run.'
-        : 'No ballast: runs on few VMs leave the host\'s cores partly idle, and on a small host a core does more per CPU-second then ' +
-            '(see results/cluster-check.md), so speedups here are, if anything, understated; --ballast evens this out.',
+        : 'No ballast: a run that leaves the host\'s cores partly idle gets more done per CPU-second on a small host ' +
+            '(see results/cluster-check.md); lanes running side by side (below) keep the host busier, --ballast keeps it equally loaded.',
     );
   }
   try {
     progress.log(clusterDescription.text);
 
-    const plainShare: BaselineResult = {
-      label: `plain Node, 1 process, ${cluster.share ?? '?'} core`,
-      description: 'the plain count on one simulated machine (its namespace and CPU share), as the 1-VM floor',
-      runs: [],
-    };
-    baselines.plainShare = plainShare;
-    if (!cluster.quotas) plainShare.skipped = 'no CPU quotas here';
-    else {
-      const job: PlainJob = { kind: 'plain', filesList };
-      if (opts.ballast) await cluster.startBallast(1);
-      for (let i = 0; i < opts.shareRuns; i++) {
-        progress.step(`baseline: plain count on one machine's ${cluster.share}-core share, run ${i + 1}/${opts.shareRuns}`);
-        plainShare.runs.push(
-          await runJob('baseline plain count on one share', job, compiledEntry('plain-count'), (argv) => cluster.runOn(0, argv, { timeoutMs: opts.runTimeoutMs }), jobFile, reference),
-        );
-      }
-      await cluster.stopBallast();
-      progress.log(`baseline: plain count on ${cluster.share} core: ${plainShare.runs.map(s2).join(', ')}`);
-    }
-
     const localKeys: Record<Variant, string> = { paper: 'trickleLocal2Paper', tuned: 'trickleLocal2Tuned' };
     for (const variant of opts.variants) {
       const b: BaselineResult = {
         label: `Trickle \`${variant}\`, 2 local VMs`,
-        description: 'connect({ local: 2 }) from an initiator with no quota; all cores' + (cluster.kind === 'netns' ? ' (in a loopback-only namespace)' : ''),
+        description: 'connect({ local: 2 }) from an initiator with no quota; all cores' + (first.kind === 'netns' ? ' (in a loopback-only namespace)' : ''),
         runs: [],
       };
       baselines[localKeys[variant]] = b;
@@ -284,49 +273,101 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
       }
       for (let i = 0; i < baselineRuns; i++) {
         progress.step(`baseline: Trickle ${variant} with 2 local VMs, run ${i + 1}/${baselineRuns}`);
-        const job: TrickleJob = { kind: 'trickle', variant, vms: 2, chunksize: opts.chunksize, filesList, cluster: clusterView(cluster, 'local') };
+        const job: TrickleJob = { kind: 'trickle', variant, vms: 2, chunksize: opts.chunksize, filesList, cluster: clusterView(first, 'local') };
         b.runs.push(
-          await runJob(`Trickle ${variant} with 2 local VMs`, job, initiatorEntry, (argv) => cluster.runUnlimited(argv, { env: job.cluster.env, timeoutMs: opts.runTimeoutMs }), jobFile, reference),
+          await runJob(`Trickle ${variant} with 2 local VMs`, job, initiatorEntry, (argv) => first.runUnlimited(argv, { env: job.cluster.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference),
         );
       }
     }
 
+    const plainShare: BaselineResult = {
+      label: `plain Node, 1 process, ${first.share ?? '?'} core`,
+      description: 'the plain count on one simulated machine (its namespace and CPU share), as the 1-VM floor',
+      runs: [],
+    };
+    baselines.plainShare = plainShare;
+    if (!first.quotas) plainShare.skipped = 'no CPU quotas here';
+
+    // Lanes: the plain count on one share, and one lane per VM count. With quotas and no ballast
+    // they run side by side within the host's cores (lanes.ts); otherwise one after another.
+    const concurrent = first.quotas && !opts.ballast && !opts.serial;
+    const budget = first.share !== undefined ? machineBudget(cpus().length, first.share) : 1;
+    const status = new LaneStatus((line) => progress.step(line));
+    const lanes: Lane[] = [];
+    if (first.quotas && opts.shareRuns > 0) {
+      lanes.push({
+        name: 'plain count on one share',
+        machines: 1,
+        run: async () => {
+          const job: PlainJob = { kind: 'plain', filesList };
+          if (opts.ballast) await first.startBallast(1);
+          for (let i = 0; i < opts.shareRuns; i++) {
+            status.set('plain', `plain count on one ${first.share}-core share, run ${i + 1}/${opts.shareRuns}`);
+            plainShare.runs.push(
+              await runJob('baseline plain count on one share', job, compiledEntry('plain-count'), (argv) => first.runOn(0, argv, { timeoutMs: opts.runTimeoutMs }), jobFile(), reference),
+            );
+          }
+          await first.stopBallast();
+          status.clear('plain');
+          progress.log(`baseline: plain count on ${first.share} core: ${plainShare.runs.map(s2).join(', ')}`);
+        },
+      });
+    }
     if (opts.baselinesOnly) {
       notes.push('Baselines only (--baselines-only / WFREQ_BASELINES_ONLY=1): no Trickle runs.');
     } else {
       const total = opts.vms.length * opts.runs * opts.variants.length;
-      const oneVm = baselineMedian(plainShare);
-      if (oneVm !== null) {
-        const ideal = opts.vms.reduce((sum, k) => sum + oneVm / k, 0) * opts.runs * opts.variants.length;
-        progress.log(`${total} timed Trickle runs; at ideal speedups from the plain count on one share they would take ~${Math.ceil(ideal / 60)} min`);
-      }
       let done = 0;
-      for (const vms of opts.vms) {
-        progress.step(`starting ${vms} VM${vms > 1 ? 's' : ''}`);
-        await cluster.startVms(vms, vmCmd, { timeoutMs: 120_000 });
-        if (opts.ballast) await cluster.startBallast(vms);
-        const view = clusterView(cluster, cluster.kind);
-        for (let run = 0; run < opts.runs; run++) {
-          for (const variant of opts.variants) {
-            done++;
-            progress.step(`[${done}/${total}] ${variant} on ${vms} VM${vms > 1 ? 's' : ''}, run ${run + 1}/${opts.runs}`);
-            const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
-            const seconds = await runJob(`${variant} on ${vms} VMs, run ${run + 1}`, job, initiatorEntry, (argv) =>
-              cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile, reference);
-            const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
-            entry.seconds.push(seconds);
-            progress.log(`${variant} on ${vms} VM${vms > 1 ? 's' : ''}, run ${run + 1}: ${s2(seconds)} (counts checked)`);
-          }
-        }
-        await cluster.stopVms();
+      // One lane per (VM count, run): a fresh cluster and fresh VMs for each run of both variants.
+      // Concurrently, the slow runs on few VMs go first and the runs on the most VMs last.
+      const order = concurrent ? [...opts.vms].sort((a, b) => a - b) : opts.vms;
+      for (const { vms, run } of order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => ({ vms, run })))) {
+        const plural = `${vms} VM${vms > 1 ? 's' : ''}`;
+        const key = `vms${vms}-run${run}`;
+        lanes.push({
+          name: `${plural}, run ${run + 1}`,
+          machines: vms + 1,
+          run: async () => {
+            status.set(key, `${plural} run ${run + 1}: starting`);
+            const cluster = await build(opts.ballast ? maxVms : vms);
+            if (vms === maxVms) clusterDescription = cluster.describe();
+            await cluster.startVms(vms, vmCmd, { timeoutMs: 120_000 });
+            if (opts.ballast) await cluster.startBallast(vms);
+            const view = clusterView(cluster, cluster.kind);
+            for (const variant of opts.variants) {
+              status.set(key, `${variant} on ${plural}, run ${run + 1}/${opts.runs}`);
+              const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
+              const seconds = await runJob(`${variant} on ${plural}, run ${run + 1}`, job, initiatorEntry, (argv) =>
+                cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference);
+              const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
+              entry.seconds.push(seconds);
+              done++;
+              progress.log(`${variant} on ${plural}, run ${run + 1}: ${s2(seconds)} (counts checked) [${done}/${total}]`);
+            }
+            status.clear(key);
+            await cluster.dispose();
+          },
+        });
       }
     }
+    if (concurrent && lanes.length > 1) {
+      notes.push(
+        `Lanes: the runs on each VM count (and the plain count on one share) ran on a simulated cluster of their own (own bridge, ` +
+          `namespaces and cgroups), side by side with other lanes as long as all busy machines' shares fit the host's cores ` +
+          `(at most ${budget} machines × ${first.share} core = ${(budget * first.share!).toFixed(2)} cores at once); ` +
+          `a lane that needs more ran alone. Each run still had exactly its own machines' shares, and the host was more evenly ` +
+          `loaded than with one run at a time. \`--serial\` runs the lanes one after another.`,
+      );
+    }
+    await runLanes(lanes, { budget, concurrent });
   } finally {
-    progress.step('tearing the cluster down');
-    await cluster.dispose();
+    progress.step('tearing the clusters down');
+    await Promise.all(clusters.map((c) => c.dispose()));
     rmSync(work, { recursive: true, force: true });
     unregisterWork();
   }
+  // Lanes finish in any order: report in the order asked for.
+  runs.sort((a, b) => opts.vms.indexOf(a.vms) - opts.vms.indexOf(b.vms) || opts.variants.indexOf(a.variant) - opts.variants.indexOf(b.variant));
 
   // 5. Report
   const findingsFile = join(opts.outDir, 'wfreq-findings.md');
@@ -374,7 +415,8 @@ const USAGE = `usage: pnpm bench [-- options]   (node benchmarks/dist/wfreq/main
   --share X             CPU cores per simulated machine (default 0.2)
   --share-runs N        runs of the plain count on one machine's share (default 1)
   --no-shape            no tc shaping of the links
-  --ballast             idle machines spin within their quotas (equal host load in every run)
+  --ballast             idle machines spin within their quotas (equal host load in every run; implies --serial)
+  --serial              one VM count at a time (default: lanes side by side within the host's cores)
   --cluster MODE        auto (default) | netns | processes
   --baselines-only      skip the Trickle runs (also env WFREQ_BASELINES_ONLY=1)
   --out DIR             report folder (default benchmarks/results, or results/quick)
@@ -384,7 +426,7 @@ const USAGE = `usage: pnpm bench [-- options]   (node benchmarks/dist/wfreq/main
 export function parseBenchArgs(argv: string[], command: string): BenchOptions {
   const valued = ['data', 'runs', 'baseline-runs', 'vms', 'variants', 'chunksize', 'share', 'share-runs', 'cluster', 'out', 'seed'];
   const args = parseArgs(argv, valued);
-  checkKnown(args, [...valued, 'quick', 'no-shape', 'ballast', 'baselines-only', 'verify-data', 'help']);
+  checkKnown(args, [...valued, 'quick', 'no-shape', 'ballast', 'serial', 'baselines-only', 'verify-data', 'help']);
   if (args.positional.length) throw new Error(`unexpected argument ${args.positional[0]}`);
   const quick = args.flags.has('quick');
   const base = defaultOptions({ quick, command });
@@ -412,6 +454,7 @@ export function parseBenchArgs(argv: string[], command: string): BenchOptions {
     share: numberFlag(args, 'share', (n) => n > 0 && n <= 64) ?? base.share,
     shape: !args.flags.has('no-shape'),
     ballast: args.flags.has('ballast'),
+    serial: args.flags.has('serial'),
     cluster: cluster as BenchOptions['cluster'],
     baselinesOnly: base.baselinesOnly || args.flags.has('baselines-only'),
     outDir: out ? resolve(out) : base.outDir,
