@@ -112,6 +112,47 @@ test('lifetime: a child dies with its parent by default; a detached one lives on
   init.send(detached as string, { tag: 'stop' });
 });
 
+test('a spare worker, started ahead with the extensions loaded, becomes the next VR; deploys with other limits start their own', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'river-spare-'));
+  try {
+    // The module notes when it was loaded; the VR answers that and when it was constructed.
+    const modulePath = join(dir, 'stamp.js');
+    const dist = JSON.stringify(join(__dirname, '..', 'dist', 'index.js'));
+    writeFileSync(
+      modulePath,
+      `const { VirtualResource } = require(${dist});
+       const loadedAt = Date.now();
+       class Stamp extends VirtualResource {
+         async main() { return { loadedAt, threadId: require('node:worker_threads').threadId }; }
+       }
+       module.exports = { VR: Stamp };`,
+    );
+    await using vm = await new RiverVM({ advertise: false, extensions: { 'test:stamp': modulePath } }).start();
+    const stamp = async (limits?: { maxOldGenerationSizeMb: number }) => {
+      await new Promise((r) => setTimeout(r, 600)); // the spare (re)started meanwhile
+      const askedAt = Date.now();
+      const uuid = await init.deployWith(vm.info, 'test:stamp', limits ? { resourceLimits: limits } : {});
+      const exit = (await init.recv({ src: uuid, tag: 'river:exit' }, { timeoutMs: 10_000 })) as { value: { loadedAt: number; threadId: number } };
+      return { ...exit.value, askedAt };
+    };
+    const first = await stamp();
+    const second = await stamp();
+    // Both found their module loaded before they were asked for: in a spare.
+    expect(first.loadedAt).toBeLessThan(first.askedAt);
+    expect(second.loadedAt).toBeLessThan(second.askedAt);
+    expect(second.loadedAt).toBeGreaterThan(first.loadedAt); // a new spare after the first deploy
+    expect(second.threadId).not.toBe(first.threadId);
+    // Other limits than the spare's: a worker of its own, loading the module after the request.
+    const limited = await stamp({ maxOldGenerationSizeMb: 48 });
+    expect(limited.loadedAt).toBeGreaterThanOrEqual(limited.askedAt);
+    // And the spare is still there for the next default deploy.
+    const third = await stamp();
+    expect(third.loadedAt).toBeLessThan(third.askedAt);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('extensions: a VM starts a VR class registered by name', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'river-ext-'));
   try {

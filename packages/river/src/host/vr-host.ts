@@ -12,7 +12,7 @@ import { fromWireError, type WireError } from '../errors/wire';
 import { LocalVR } from '../engine/local-vr';
 import type { DeployArgs, UUID } from '../protocol';
 import { runtimeEntry } from '../runtime-entry';
-import type { VRWorkerData } from './vr-worker';
+import type { SpareWorkerData, VRWorkerData } from './vr-worker';
 
 /** How a VR's worker ended. */
 export type VREnd =
@@ -40,20 +40,76 @@ interface WorkerEntry {
   exited: Promise<void>;
 }
 
+/** A worker started before it is needed, with the limits it was started with. */
+interface Spare {
+  worker: Worker;
+  limits: DeployArgs['resourceLimits'];
+}
+
 export class VRHost {
   private readonly workerEntry = runtimeEntry('host/vr-worker');
   private readonly workers = new Map<UUID, WorkerEntry>();
+  /**
+   * One worker kept started, River and the extensions loaded, for the next deploy with default
+   * limits: starting a worker and loading modules is most of a deploy's CPU (~70 ms), which on a
+   * small CPU share is most of a session's start. Made at start and after each deploy settles.
+   */
+  private spare: Spare | undefined;
+  private closed = false;
 
   constructor(
     private readonly nodeId: string,
     private readonly extensions: Record<string, string>,
     private readonly hooks: VRHostHooks,
-    /** `maxHeapMb`: the heap limit of every worker, whatever a deploy asks for (the VM operator's cap). */
-    private readonly limits: { maxHeapMb?: number } = {},
+    /**
+     * `maxHeapMb`: the heap limit of every worker, whatever a deploy asks for (the VM operator's
+     * cap). `spare: false`: no worker started ahead of deploys.
+     */
+    private readonly limits: { maxHeapMb?: number; spare?: boolean } = {},
   ) {
     for (const [name, path] of Object.entries(extensions)) {
       if (!isAbsolute(path)) throw new DeployError({ message: `extension ${name}: module path must be absolute, got ${path}` });
     }
+    this.warm();
+  }
+
+  /** Starts the spare worker if there is none (and spares are on). */
+  private warm(): void {
+    if (this.closed || this.spare || this.limits.spare === false) return;
+    const limits = capHeap(undefined, this.limits.maxHeapMb);
+    const data: SpareWorkerData = { spare: true, preload: Object.values(this.extensions) };
+    let worker: Worker;
+    try {
+      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits: limits });
+    } catch {
+      return; // deploys start their own
+    }
+    worker.unref(); // an unused spare never keeps the process alive
+    const spare: Spare = { worker, limits };
+    const lost = () => {
+      if (this.spare === spare) this.spare = undefined;
+    };
+    worker.once('error', lost);
+    worker.once('exit', lost);
+    this.spare = spare;
+  }
+
+  /** The spare worker, if it was started with exactly these limits (it is then no longer spare). */
+  private takeSpare(limits: DeployArgs['resourceLimits']): Worker | undefined {
+    const spare = this.spare;
+    if (!spare || JSON.stringify(spare.limits ?? {}) !== JSON.stringify(limits ?? {})) return undefined;
+    this.spare = undefined;
+    spare.worker.removeAllListeners();
+    spare.worker.ref();
+    return spare.worker;
+  }
+
+  /** No more spares; terminates the current one (the VM is stopping). */
+  close(): Promise<void> {
+    this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare ? spare.worker.terminate().then(() => undefined) : Promise.resolve();
   }
 
   get size(): number {
@@ -88,15 +144,21 @@ export class VRHost {
     };
     const resourceLimits = capHeap(args.resourceLimits, this.limits.maxHeapMb);
     let worker: Worker;
-    try {
-      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits });
-    } catch (error) {
-      return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
+    const spare = this.takeSpare(resourceLimits);
+    if (spare) {
+      worker = spare;
+      worker.postMessage({ deploy: data });
+    } else {
+      try {
+        worker = new Worker(this.workerEntry, { workerData: data, resourceLimits });
+      } catch (error) {
+        return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
+      }
     }
     const vr = new LocalVR(uuid, args.parent, args.lifetime, worker, worker);
     const entry: WorkerEntry = { vr, worker, end: undefined, exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())) };
     this.workers.set(uuid, entry);
-    return new Promise<UUID>((resolve, reject) => {
+    const deployed = new Promise<UUID>((resolve, reject) => {
       let settled = false;
       vr.listen((items) => {
         for (const item of items) {
@@ -136,6 +198,10 @@ export class VRHost {
         this.hooks.ended(vr, entry.end ?? { kind: 'crashed', error: new Error(`the VR's worker ended (exit code ${code})`) });
       });
     });
+    // The next spare starts once this deploy no longer needs the CPU.
+    const rewarm = () => this.warm();
+    deployed.then(rewarm, rewarm);
+    return deployed;
   }
 
   /** Marks a VR as having ended normally (its `main` settled and it reported). */

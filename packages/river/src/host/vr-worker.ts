@@ -17,6 +17,16 @@ import { EngineLink, type LinkPort } from '../vr/link';
 import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
 import { evaluateClass, vmRequire } from './evaluate';
 
+/**
+ * A spare worker started ahead of any deploy (see VRHost): it loads River and the VM's extension
+ * modules, then waits for its first message, `{ deploy: VRWorkerData }`, and becomes that VR.
+ */
+export interface SpareWorkerData {
+  spare: true;
+  /** Extension modules to load now, so that a deploy of one finds it in the module cache. */
+  preload: string[];
+}
+
 /** What the host passes to a VR worker. */
 export interface VRWorkerData {
   uuid: string;
@@ -49,9 +59,8 @@ function loadClass(data: VRWorkerData): VRClass {
   return cls;
 }
 
-function run(): void {
+function run(data: VRWorkerData): void {
   const port = parentPort as unknown as LinkPort;
-  const data = workerData as VRWorkerData;
   const link = new EngineLink(port);
   let vr: VirtualResource;
   let args: unknown[];
@@ -96,4 +105,17 @@ function run(): void {
     );
 }
 
-run();
+function waitForDeploy(spare: SpareWorkerData): void {
+  for (const path of spare.preload) {
+    try {
+      vmRequire()(path);
+    } catch {
+      // Reported by the deploy that names it (loadClass), not here.
+    }
+  }
+  parentPort!.once('message', (message: { deploy: VRWorkerData }) => run(message.deploy));
+}
+
+const given = workerData as VRWorkerData | SpareWorkerData;
+if ('spare' in given) waitForDeploy(given);
+else run(given);
