@@ -43,13 +43,33 @@ options:
                        (default: max-frame-mb + 256)
   --max-vr-heap-mb N   heap limit of every VR's worker (each Trickle session), in MiB; a VR asking
                        for more gets at most this (default: none)
+  --stop-grace S       on SIGTERM/SIGINT, how many seconds the work in hand may take to finish
+                       before the VM exits anyway (default 30; env RIVER_STOP_GRACE_MS, in ms)
   --help               show this help
 
 The first line of output holds the address it listens on, as host:port.
-Stop it with Ctrl-C or SIGTERM (its mDNS record is withdrawn, its VRs told).`;
+Stop it with SIGTERM or Ctrl-C: it withdraws its mDNS record, takes no new sessions or calls,
+lets the calls already running finish and answer (at most --stop-grace seconds), then exits.
+A second SIGTERM or Ctrl-C stops it at once.`;
 }
 
 const mib = (n: number | undefined) => (n === undefined ? undefined : n * 2 ** 20);
+
+/** `river vm`'s stop grace when neither `--stop-grace` nor env `RIVER_STOP_GRACE_MS` sets one. */
+export const DEFAULT_CLI_STOP_GRACE_MS = 30_000;
+/** The longest stop grace accepted (a day). */
+const MAX_STOP_GRACE_MS = 86_400_000;
+/** After a second signal, how long the VM may take to stop before the process exits regardless. */
+const FORCED_STOP_MS = 3_000;
+
+/** The stop grace from env `RIVER_STOP_GRACE_MS` (milliseconds); throws on a bad value. */
+export function stopGraceFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.RIVER_STOP_GRACE_MS?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_STOP_GRACE_MS) throw new Error(`RIVER_STOP_GRACE_MS must be an integer from 0 to ${MAX_STOP_GRACE_MS} (milliseconds), got ${raw}`);
+  return n;
+}
 
 /** Parses `vm` flags into RiverVM options, or `'help'`. Throws on a bad flag. */
 export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string } | 'help' {
@@ -70,6 +90,7 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
       'max-frame-mb': { type: 'string' },
       'max-unsent-mb': { type: 'string' },
       'max-vr-heap-mb': { type: 'string' },
+      'stop-grace': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -81,6 +102,12 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
     return n;
+  };
+  const seconds = (name: string, v: string | undefined, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new Error(`--${name} must be a number of seconds from 0 to ${max}, got ${v}`);
+    return Math.round(n * 1000);
   };
   return {
     port: int('port', values.port, 0, 65535),
@@ -96,6 +123,7 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
     maxFrameBytes: mib(int('max-frame-mb', values['max-frame-mb'], 1, 4095)),
     maxUnsentBytes: mib(int('max-unsent-mb', values['max-unsent-mb'], 1, 1_048_576)),
     maxVRHeapMb: int('max-vr-heap-mb', values['max-vr-heap-mb'], 8, 1_048_576),
+    stopGraceMs: seconds('stop-grace', values['stop-grace'], MAX_STOP_GRACE_MS / 1000),
   };
 }
 
@@ -117,6 +145,8 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     return undefined;
   }
   const { keyFile, ...vmOptions } = parsed;
+  // --stop-grace, else env RIVER_STOP_GRACE_MS, else 30 s: time for the work in hand to finish.
+  vmOptions.stopGraceMs ??= stopGraceFromEnv(env) ?? DEFAULT_CLI_STOP_GRACE_MS;
   const key = await resolveKey({ keyFile, env });
   const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, log: (line) => process.stderr.write(`${program} vm: ${line}\n`) });
   await vm.start();
@@ -131,21 +161,36 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : `  mDNS advertisement off${key ? '' : ' (without a cluster key there is nothing to advertise beyond this machine)'}`);
   }
 
+  // First signal: a graceful stop (the work in hand finishes, within the stop grace), exit 0.
+  // Second: stop now (running VRs terminated, peers told), exit 1; bounded, in case that hangs.
   let stopping = false;
-  const shutdown = (why: string, code: number) => {
+  let forced = false;
+  const shutdown = (why: string, code: number, signal = false) => {
     if (stopping) {
-      process.exit(1);
+      // Only a second signal hurries the stop (not, say, the parent's pipe closing meanwhile).
+      if (forced || !signal) return;
+      forced = true;
+      if (env.RIVER_QUIET !== '1') out(`${program} vm: ${why} again, stopping now`);
+      setTimeout(() => process.exit(1), FORCED_STOP_MS).unref();
+      vm.stopNow().then(
+        () => process.exit(1),
+        () => process.exit(1),
+      );
+      return;
     }
     stopping = true;
-    if (env.RIVER_QUIET !== '1') out(`${program} vm: ${why}, stopping`);
+    if (env.RIVER_QUIET !== '1') {
+      out(`${program} vm: ${why}, stopping`);
+      out(`${program} vm: finishing the work in hand (at most ${formatSeconds(vmOptions.stopGraceMs!)}); signal again to stop now`);
+    }
     vm.stop().then(
-      () => process.exit(code),
+      () => process.exit(forced ? 1 : code),
       () => process.exit(1),
     );
   };
   if (options.handleSignals ?? true) {
-    process.on('SIGINT', () => shutdown('SIGINT', 0));
-    process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+    process.on('SIGINT', () => shutdown('SIGINT', 0, true));
+    process.on('SIGTERM', () => shutdown('SIGTERM', 0, true));
   }
   if (env.RIVER_EXIT_WITH_STDIN === '1') {
     // Started by an initiator as a local VM: when its parent dies, the pipe closes.
@@ -154,6 +199,10 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     process.stdin.resume();
   }
   return vm;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 async function keygen(argv: string[], out: (line: string) => void): Promise<void> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { generateKey, startInitiator } from '../src';
 import { CLI, eventually, startVm } from './fixtures/vm-process';
-import { Echo } from './fixtures/vrs';
+import { BusyThenReport, Echo } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
 
@@ -34,7 +34,8 @@ test('--help and bad flags', () => {
 });
 
 test.each(['SIGTERM', 'SIGINT'] as const)('%s stops the VM cleanly and its VRs are told', async (signal) => {
-  await using vm = await startVm();
+  // Echo ignores river:stop: it is terminated when the (short) stop grace ends.
+  await using vm = await startVm(['--stop-grace', '0.5']);
   await using init = await startInitiator({ mdns: false, peers: [vm.address] });
   const [info] = await init.discover({ timeoutMs: 5000 });
   const echo = await init.deploy(info!, Echo);
@@ -43,6 +44,62 @@ test.each(['SIGTERM', 'SIGINT'] as const)('%s stops the VM cleanly and its VRs a
   expect(exit).toBeDefined();
   expect(await vm.exited).toEqual({ code: 0, signal: null });
   expect(vm.lines.join('\n')).toMatch(new RegExp(`${signal}, stopping`));
+});
+
+test('the stop grace: --stop-grace, env RIVER_STOP_GRACE_MS, and a second signal that stops at once', async () => {
+  // From the environment (milliseconds); a VR still running when it ends is terminated.
+  {
+    await using vm = await startVm([], { env: { RIVER_STOP_GRACE_MS: '300' } });
+    await using init = await startInitiator({ mdns: false, peers: [vm.address] });
+    const [info] = await init.discover({ timeoutMs: 5000 });
+    const echo = await init.deploy(info!, Echo);
+    vm.kill('SIGTERM');
+    await init.recv({ src: echo, tag: 'river:exit' }, { timeoutMs: 10_000 });
+    expect(await vm.exited).toEqual({ code: 0, signal: null });
+    expect(vm.lines.join('\n')).toMatch(/finishing the work in hand \(at most 0\.3 s\)/);
+  }
+  // A long grace holds the VM while its VR runs; a second SIGTERM cuts it short.
+  {
+    await using vm = await startVm(['--stop-grace', '60']);
+    await using init = await startInitiator({ mdns: false, peers: [vm.address] });
+    const [info] = await init.discover({ timeoutMs: 5000 });
+    const echo = await init.deploy(info!, Echo);
+    vm.kill('SIGTERM');
+    await eventually(() => vm.lines.some((l) => /finishing the work in hand \(at most 60 s\)/.test(l)));
+    // Still there: no new sessions, but the one it has still answers.
+    init.send(echo, { tag: 'ping', seq: 1 });
+    expect(await init.recv({ src: echo, tag: 'pong' }, { timeoutMs: 10_000 })).toMatchObject({ seq: 1 });
+    expect(vm.child.exitCode).toBeNull();
+    const again = Date.now();
+    vm.kill('SIGTERM');
+    const exit = await init.recv({ src: echo, tag: 'river:exit' }, { timeoutMs: 10_000 });
+    expect(exit.error).toBeDefined();
+    expect(await vm.exited).toEqual({ code: 1, signal: null });
+    expect(Date.now() - again).toBeLessThan(10_000);
+    expect(vm.lines.join('\n')).toMatch(/SIGTERM again, stopping now/);
+  }
+  // Bad values are refused.
+  const bad = spawnSync(process.execPath, [CLI, 'vm', '--stop-grace', 'soon'], { encoding: 'utf8', env: { ...process.env, RIVER_MDNS: 'off' }, timeout: 20_000 });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/--stop-grace must be a number of seconds/);
+  const badEnv = spawnSync(process.execPath, [CLI, 'vm', '--no-advertise'], { encoding: 'utf8', env: { ...process.env, RIVER_MDNS: 'off', RIVER_STOP_GRACE_MS: 'soon' }, timeout: 20_000 });
+  expect(badEnv.status).toBe(1);
+  expect(badEnv.stderr).toMatch(/RIVER_STOP_GRACE_MS must be an integer/);
+});
+
+test('a VR busy when its VM is told to stop sees `stopping` at once, before it reads the stop message', async () => {
+  await using vm = await startVm();
+  await using init = await startInitiator({ mdns: false, peers: [vm.address] });
+  const [info] = await init.discover({ timeoutMs: 5000 });
+  const busy = await init.deploy(info!, BusyThenReport);
+  init.send(busy, { tag: 'go', ms: 1500 });
+  await init.recv({ src: busy, tag: 'looping' }, { timeoutMs: 10_000 });
+  vm.kill('SIGTERM');
+  const report = await init.recv({ src: busy, tag: 'report' }, { timeoutMs: 10_000 });
+  expect(report).toMatchObject({ before: false, stopping: true, aborted: false });
+  // Its main then returned: the VM exits by itself, well within the default 30 s grace.
+  await init.recv({ src: busy, tag: 'river:exit' }, { timeoutMs: 10_000 });
+  expect(await vm.exited).toEqual({ code: 0, signal: null });
 });
 
 test('key file: the VM takes it, initiators with the same key connect, keygen writes 0600 files', async () => {

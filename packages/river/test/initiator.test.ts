@@ -1,10 +1,12 @@
 /**
  * The initiator: runInitiator resolves with main's value; the engine runs in a worker so a
  * CPU-bound main thread does not make the initiator look dead; local VMs through localCommand;
- * watching for VMs that come and go; a disposed initiator fails pending receives.
+ * discovery that returns once `want` VMs are known; watching for VMs that come and go; a
+ * disposed initiator fails pending receives.
  */
 import { RiverError, VirtualResource, runInitiator, runInitiatorWith, startInitiator, type VMInfo } from '../src';
 import { CLI, eventually, startVm } from './fixtures/vm-process';
+import { silentPeer } from './fixtures/silent-peer';
 import { Echo } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
@@ -36,13 +38,15 @@ test('runInitiatorWith: a networked initiator VR deploys and talks to VRs', asyn
 });
 
 test('a CPU-bound main thread does not stall heartbeats: the VM keeps the initiator and its VRs', async () => {
-  await using vm = await startVm(['--peer-timeout', '1000']);
+  // 1.5 s: above the heartbeat's own jitter (a ping every ~0.9–1.15 s of silence), well below
+  // the 2.5 s the main thread is busy for.
+  await using vm = await startVm(['--peer-timeout', '1500']);
   await using init = await startInitiator({ mdns: false, peers: [vm.address] });
   const [info] = await init.discover({ timeoutMs: 5000 });
   const echo = await init.deploy(info!, Echo);
   const until = Date.now() + 2500;
   while (Date.now() < until) {
-    // busy: no event loop turns on this thread for 2.5 s (> the VM's 1 s peer timeout)
+    // busy: no event loop turns on this thread for 2.5 s (> the VM's 1.5 s peer timeout)
   }
   init.send(echo, { tag: 'ping', seq: 1 });
   expect(await init.recv({ src: echo, tag: 'pong' }, { timeoutMs: 10_000 })).toMatchObject({ seq: 1 });
@@ -53,6 +57,38 @@ test('local VMs through localCommand (how `trickle vm` is started)', async () =>
   const found = await init.discover({ local: 1, localCommand: [process.execPath, CLI, 'vm', '--slots', '3'] });
   expect(found).toHaveLength(1);
   expect(found[0]).toMatchObject({ slots: 3, host: '127.0.0.1' });
+});
+
+test('discover({ want }) returns as soon as that many VMs are known, not after the timeout', async () => {
+  await using a = await startVm(['--name', 'A']);
+  await using b = await startVm(['--name', 'B']);
+  // A peer that never answers holds discovery for the whole timeout, unless enough VMs are known.
+  await using silent = await silentPeer();
+  await using init = await startInitiator({ mdns: false });
+  const peers = [silent.address, a.address, b.address];
+
+  let started = Date.now();
+  const two = await init.discover({ peers, timeoutMs: 20_000, want: 2 });
+  const tookWant = Date.now() - started;
+  console.log(`discover({ want: 2, timeoutMs: 20000 }) took ${tookWant} ms`);
+  expect(two.map((i) => i.name).sort()).toEqual(['A', 'B']);
+  expect(tookWant).toBeLessThan(5_000);
+
+  // Asking for more than there are: the timeout is still the bound, and it returns what it found.
+  started = Date.now();
+  const all = await init.discover({ peers, timeoutMs: 1_500, want: 3 });
+  expect(all.map((i) => i.name).sort()).toEqual(['A', 'B']);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+
+  // Local VMs count towards `want` too (and are always started when asked for).
+  started = Date.now();
+  const local = await init.discover({ peers: [silent.address], local: 1, timeoutMs: 20_000, want: 1 });
+  console.log(`discover({ local: 1, want: 1, timeoutMs: 20000 }) took ${Date.now() - started} ms`);
+  expect(local).toHaveLength(1);
+  expect(local[0]).toMatchObject({ host: '127.0.0.1' });
+  expect(Date.now() - started).toBeLessThan(15_000);
+
+  await expect(init.discover({ want: 0 })).rejects.toMatchObject({ code: 'RIVER_INVALID_OPTION' });
 });
 
 test('watchVMs reports VMs that appear later and those that go away', async () => {

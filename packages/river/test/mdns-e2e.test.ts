@@ -84,6 +84,13 @@ describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', (
       expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     }
 
+    // 1b. With `want`, discovery returns once both answered instead of listening for 20 s.
+    const fromWant = initiator.lines.length;
+    initiator.write('discover 20000 2');
+    const quick = await waitForEvent<Found & { elapsedMs: number }>(initiator, 'found', 15_000, { from: fromWant });
+    expect(quick.vms.map((v) => v.id).sort()).toEqual([a.id, b.id].sort());
+    expect(quick.elapsedMs).toBeLessThan(5_000);
+
     // 2. An echo VR deployed on each, one round trip each, over the bridge.
     initiator.write('echo');
     const { results } = await waitForEvent<ActorEvent & { results: EchoResult[] }>(initiator, 'echo', 15_000);

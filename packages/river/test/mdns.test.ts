@@ -280,7 +280,7 @@ function assertBuildIsFresh(): void {
   if (stale.length > 0) throw new Error(`dist/ is older than ${stale.join(', ')}: rebuild the package`);
 }
 
-type AgentEvent = { event: string; vms?: VMInfo[]; vm?: VMInfo; id?: string; code?: string; message?: string };
+type AgentEvent = { event: string; vms?: VMInfo[]; elapsedMs?: number; vm?: VMInfo; id?: string; code?: string; message?: string };
 
 function agent(host: NsHost, label: string, mode: string, args: object): NsProcess {
   return host.spawn(label, process.execPath, [agentPath, mode, JSON.stringify({ maxLifetimeMs: 40_000, ...args })]);
@@ -302,10 +302,15 @@ async function stopAdvertiser(proc: NsProcess): Promise<void> {
 }
 
 async function browseIn(host: NsHost, timeoutMs: number, iface?: string): Promise<VMInfo[]> {
-  const proc = agent(host, `browse@${host.name}`, 'browse', { timeoutMs, interface: iface });
-  const { vms } = await proc.waitForJson<AgentEvent>((m) => m.event === 'found', timeoutMs + 10_000);
+  return (await browseTimedIn(host, timeoutMs, iface)).vms;
+}
+
+/** A browse in `host` (returning once `want` VMs answered, when given), and how long it took. */
+async function browseTimedIn(host: NsHost, timeoutMs: number, iface?: string, want?: number): Promise<{ vms: VMInfo[]; elapsedMs: number }> {
+  const proc = agent(host, `browse@${host.name}`, 'browse', { timeoutMs, interface: iface, want });
+  const { vms, elapsedMs } = await proc.waitForJson<AgentEvent>((m) => m.event === 'found', timeoutMs + 10_000);
   expect(await proc.waitForExit(5_000)).toEqual({ code: 0, signal: null });
-  return vms ?? [];
+  return { vms: vms ?? [], elapsedMs: elapsedMs ?? NaN };
 }
 
 const byId = (a: VMInfo, b: VMInfo) => a.id.localeCompare(b.id);
@@ -342,6 +347,10 @@ describeNetns('mDNS between network namespaces', () => {
       const expected = infos.map(([host, info]) => ({ ...info, host: host.address })).sort(byId);
       expect(only(found, expected.map((v) => v.id))).toEqual(expected);
       expect(found.filter((v) => !expected.some((e) => e.id === v.id))).toEqual([]);
+      // With `want`, browse returns once that many answered instead of listening for 20 s.
+      const quick = await browseTimedIn(b, 20_000, 'eth0', 3);
+      expect(only(quick.vms, expected.map((v) => v.id))).toEqual(expected);
+      expect(quick.elapsedMs).toBeLessThan(5_000);
     } finally {
       await Promise.all(advertisers.map(stopAdvertiser));
     }

@@ -19,7 +19,11 @@ export interface ConnectOptions {
   max?: number;
   /** Fail with NotEnoughVMsError when fewer are found (default 1). */
   min?: number;
-  /** How long discovery listens (default 1500 ms; env TRICKLE_TIMEOUT_MS). */
+  /**
+   * How long discovery listens at most (default 1500 ms; env TRICKLE_TIMEOUT_MS). With a count
+   * (`connect(n)`, or `max`) it returns as soon as that many VMs answered; without one it
+   * listens for the whole window, since it wants every VM there is.
+   */
   timeoutMs?: number;
   /** Static peers `host:port` (env TRICKLE_PEERS, then RIVER_PEERS). */
   peers?: string[] | string;
@@ -106,6 +110,8 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
   try {
     const discoverOptions = {
       timeoutMs: options.timeoutMs ?? 1500,
+      // connect(n) and { max } are done once that many VMs answered; connect() wants them all.
+      want: Number.isInteger(options.max) && options.max! >= 1 ? options.max : undefined,
       peers: options.peers,
       mdns: options.mdns,
       interface: options.interface,
@@ -170,7 +176,14 @@ async function watchList(initiator: Initiator, vms: VM[], options: ConnectOption
     stopWatching: async () => {
       const stopping = watcher;
       watcher = undefined;
-      await stopping?.stop();
+      if (!stopping) return;
+      // The engine answers on an unref'd worker: hold the process open until it has.
+      keepAlive(initiator, +1);
+      try {
+        await stopping.stop();
+      } finally {
+        keepAlive(initiator, -1);
+      }
     },
   });
   const join = async (info: VMInfo) => {

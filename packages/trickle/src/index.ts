@@ -16,7 +16,7 @@ export type { Balancer, WorkerSlot } from './scheduling/balancer';
 
 export { connect } from './connect';
 export type { ConnectOptions, WatchOptions } from './connect';
-export type { LiveVMList } from './scheduling/live-vms';
+export type { LiveControls, LiveVMList } from './scheduling/live-vms';
 export { disconnectVMs as disconnect } from './connect';
 export { createVM, release, vmInfo, isVM, sessionStats, vmList } from './vm';
 export { withOptions } from './call-options';
@@ -47,6 +47,7 @@ export {
   RemoteError,
   NotEnoughVMsError,
   VMLostError,
+  VMStoppingError,
   CancelledError,
   ResourceLimitError,
   InjectError,

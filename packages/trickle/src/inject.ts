@@ -9,7 +9,7 @@
  */
 import { callSite } from './client/call-site';
 import { InjectError, VMLostError } from './errors';
-import { recordInjection, type LiveVMs } from './scheduling/live-vms';
+import { recordInjection, type LiveControls, type LiveVMs } from './scheduling/live-vms';
 import type { InjectItem } from './protocol';
 import { describeFunction, injectionName } from './source';
 import type { Injectable, WithInjected } from './types';
@@ -59,7 +59,9 @@ function prepare(items: readonly unknown[]): Array<{ name: string; code?: Return
 }
 
 /** A list from `connect()` stays disposable (`await using`), and live, through inject. */
-type DisposableOf<L> = (L extends AsyncDisposable ? AsyncDisposable : unknown) & (L extends LiveVMs ? LiveVMs : unknown);
+type DisposableOf<L> = (L extends AsyncDisposable ? AsyncDisposable : unknown) &
+  (L extends LiveVMs ? LiveVMs : unknown) &
+  (L extends LiveControls ? LiveControls : unknown);
 
 /**
  * Injects into one VM, or into every VM of a list (in parallel). Resolves with the same handle(s),

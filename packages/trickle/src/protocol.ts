@@ -169,7 +169,9 @@ export type FailureCode =
   /** The result could not be sent back. */
   | 'UNSERIALIZABLE'
   /** The request itself could not be decoded or is malformed. */
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  /** The VM is stopping (graceful removal): the request was not run; it may go to another VM. */
+  | 'VM_STOPPING';
 
 /**
  * An error as it travels. `props` holds the error's own enumerable properties (`code`, custom

@@ -200,6 +200,23 @@ describe('the chunk ledger', () => {
     expect(ledger.take()).toBeUndefined();
     expect(ledger.finished).toBe(true);
   });
+
+  test('a chunk refused by a stopping VM is handed out again, and is not counted as lost', () => {
+    const ledger = new ChunkLedger(new ChunkQueue(range(3), 1));
+    const c0 = ledger.take()!;
+    const c1 = ledger.take()!;
+    expect(ledger.refused(c1)).toBe(true);
+    expect(ledger.lostChunks()).toEqual([]);
+    expect(ledger.take()!.index).toBe(1);
+    expect(ledger.refused(c1)).toBe(true); // refused again elsewhere: back in line again
+    expect(ledger.complete(c0)).toBe(true);
+    const again = ledger.take()!;
+    expect(again.index).toBe(1);
+    expect(ledger.complete(again)).toBe(true);
+    expect(ledger.complete(ledger.take()!)).toBe(true);
+    expect(ledger.take()).toBeUndefined();
+    expect(ledger.finished).toBe(true);
+  });
 });
 
 describe('forkWork on a changing VM set', () => {

@@ -23,9 +23,11 @@ export async function liveLists() {
   // inject keeps it live and typed.
   const injected = await inject(live, { double });
   const stillLive: LiveVMs = injected;
+  const watching: boolean = injected.watching;
+  await injected.stopWatching();
   const doubled: Promise<number> = injected[0]!.double(2);
   const results: number[] = await forkWork(injected, double, [1, 2, 3]);
   // @ts-expect-error a plain list is not LiveVMs
   const notLive: LiveVMs = plain;
-  void [first, source, disposable, stillLive, doubled, results, notLive];
+  void [first, source, disposable, stillLive, watching, doubled, results, notLive];
 }

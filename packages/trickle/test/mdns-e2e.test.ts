@@ -116,4 +116,34 @@ describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces
     await waitForEvent(watcher, 'stopped', 5_000);
     expect(await watcher.waitForExit(5_000)).toEqual({ code: 0, signal: null });
   }, 45_000);
+
+  test('connect({ watch: true }): a VM announced over mDNS joins the live list at once, not at the next poll', async () => {
+    lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
+    key = writeTempKey();
+    const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
+    const a = await startLabVm(vma, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-a' });
+
+    // A poll interval far longer than the test: only mDNS's own events can bring vm-b in.
+    const program = spawnActor(init, 'watch@init', TRICKLE_INITIATOR, 'watch', { keyFile: key.keyFile, timeoutMs: 1_500, interface: 'eth0', intervalMs: 120_000 });
+    const { vms } = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(program, 'connected', 15_000);
+    expect(vms).toEqual([{ id: a.id, name: a.name }]);
+
+    // startLabVm returns once vm-b says it is advertised; it joins (session, whereAmI replayed) promptly.
+    const b = await startLabVm(vmb, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-b' });
+    const announcedAt = Date.now();
+    const joined = await waitForEvent<ActorEvent & { vm: { id: string; name: string }; size: number }>(program, 'joined', 15_000);
+    const joinedAfter = Date.now() - announcedAt;
+    console.log(`vm-b joined the live list ${joinedAfter} ms after it was announced`);
+    expect(joined).toMatchObject({ vm: { id: b.id, name: b.name }, size: 2 });
+    expect(joinedAfter).toBeLessThan(10_000);
+
+    // Both run the injected function, each in its own namespace.
+    program.write('go');
+    const { results } = await waitForEvent<ActorEvent & { results: Result[] }>(program, 'results', 15_000);
+    expect(results.map((r) => r.vm).sort()).toEqual([a.id, b.id].sort());
+    for (const vm of [a, b]) expect(results.find((r) => r.vm === vm.id)).toMatchObject({ pid: vm.proc.pid, addresses: [vm.host.address] });
+    await waitForEvent(program, 'disconnected', 10_000);
+    expect(await program.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    for (const vm of [a, b]) expect(await sigterm(vm.proc)).toEqual({ code: 0, signal: null });
+  }, 60_000);
 });

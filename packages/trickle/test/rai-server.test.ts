@@ -1,15 +1,16 @@
 // The server entry a transport calls (RaiServer.receive / send), driven over an in-memory link in
 // this thread: what the River VR does with SFM message bodies, minus River.
-import { createVM, disconnect, inject, sessionStats, type LinkListener, type SessionLink } from '../src';
-import { RaiServer, createWireCodec, type Reply } from '../src/internal';
+import { createVM, disconnect, inject, sessionStats, VMStoppingError, type LinkListener, type SessionLink } from '../src';
+import { RaiServer, clientOf, createWireCodec, type Reply } from '../src/internal';
 import { TargetRef } from '../src/values/markers';
 import { unbatch } from '../src/worker/batch';
 
-function loopbackLink(): SessionLink & { server: RaiServer; sent: number } {
+function loopbackLink(stopping?: () => boolean): SessionLink & { server: RaiServer; sent: number } {
   let listener: LinkListener | undefined;
   const vm = { id: 'loopback-1', name: 'loopback' };
   const server = new RaiServer({
     vm,
+    stopping,
     // Replies must reach the client in order and asynchronously, as over any transport.
     send: (bytes) => queueMicrotask(() => listener?.message(bytes)),
   });
@@ -55,6 +56,30 @@ test('a session client over any SessionLink: RaiServer.receive(bytes) in, send(b
   expect(link.server.session.stats().objects).toBe(0);
   delete (globalThis as Record<string, unknown>).triple;
   delete (globalThis as Record<string, unknown>).Cell;
+});
+
+test('a stopping server refuses what would run code (VMStoppingError, the VM draining), still answers pings', async () => {
+  let stopping = false;
+  const link = loopbackLink(() => stopping);
+  const vm = createVM(link);
+  function twice(x: number) {
+    return 2 * x;
+  }
+  const typed = await inject(vm, { twice });
+  expect(await typed.twice(2)).toBe(4);
+  const events: string[] = [];
+  clientOf(vm).watch((event) => events.push(event.kind));
+  stopping = true;
+  const refused = await Promise.resolve(typed.twice(3)).catch((e: unknown) => e);
+  expect(VMStoppingError.isInstance(refused)).toBe(true);
+  expect(refused).toMatchObject({ code: 'TRICKLE_VM_STOPPING', remoteName: 'twice()', vm: { name: 'loopback' } });
+  expect((refused as Error).message).toMatch(/VM 'loopback' is stopping: it did not run twice\(\)/);
+  expect(clientOf(vm).isDraining).toBe(true);
+  expect(events).toEqual(['draining']);
+  await expect(inject(vm, { more: 1 })).rejects.toThrow(VMStoppingError);
+  expect(await clientOf(vm).ping()).toBe('pong');
+  await disconnect(vm);
+  delete (globalThis as Record<string, unknown>).twice;
 });
 
 test('undecodable references fail only their request, with a reply saying why', async () => {

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { silentPeer } from '../../river/test/fixtures/silent-peer';
 import { eventually, startVms, type VmProcess } from '../../river/test/fixtures/vm-process';
 import { connect, disconnect, fork, forkWork, inject, join as joinAll, NotEnoughVMsError, RemoteError, VMLostError, vmInfo } from '../src';
 
@@ -51,6 +52,39 @@ describe('connect() over River', () => {
     } finally {
       delete process.env.TRICKLE_PEERS;
       delete process.env.TRICKLE_MDNS;
+    }
+  });
+
+  test('connect(n) and { max } return once that many VMs answered; connect() listens the whole window', async () => {
+    await using procs = await startVms(2, [], { cli: TRICKLE_CLI });
+    // A peer that never answers would hold discovery for the whole timeoutMs.
+    await using silent = await silentPeer();
+    const peers = [silent.address, ...peersOf(procs)];
+    process.env.TRICKLE_PEERS = peers.join(',');
+    process.env.TRICKLE_MDNS = 'off';
+    process.env.TRICKLE_TIMEOUT_MS = '20000';
+    try {
+      let started = Date.now();
+      await using two = await connect(2);
+      const took = Date.now() - started;
+      console.log(`connect(2) with timeoutMs 20000 took ${took} ms`);
+      expect(two).toHaveLength(2);
+      expect(took).toBeLessThan(5_000);
+
+      started = Date.now();
+      await using max = await connect({ max: 2, timeoutMs: 20_000 });
+      expect(max).toHaveLength(2);
+      expect(Date.now() - started).toBeLessThan(5_000);
+
+      // Without a count it wants every VM there is: it listens for the whole (here short) window.
+      started = Date.now();
+      await using all = await connect({ timeoutMs: 1_500 });
+      expect(all).toHaveLength(2);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    } finally {
+      delete process.env.TRICKLE_PEERS;
+      delete process.env.TRICKLE_MDNS;
+      delete process.env.TRICKLE_TIMEOUT_MS;
     }
   });
 

@@ -2,7 +2,7 @@
  * mDNS / DNS-SD discovery of River VMs (service type `_river._tcp`) over bonjour-service.
  *
  * - {@link advertise} publishes one VM; `stop()` sends the goodbye (TTL 0) and closes the socket.
- * - {@link browse} collects the VMs that answer within a timeout.
+ * - {@link browse} collects the VMs that answer within a timeout (or until `want` of them did).
  * - {@link watch} reports VMs as they appear (onUp) and say goodbye (onDown).
  *
  * Each call owns its own bonjour-service instance and UDP socket (see ./mdns-socket.ts for why the
@@ -47,8 +47,14 @@ export interface MdnsOptions {
 }
 
 export interface BrowseOptions extends MdnsOptions {
-  /** How long to collect answers, in milliseconds. */
+  /** How long to collect answers, in milliseconds (the most `browse` waits). */
   timeoutMs: number;
+  /** Resolve as soon as this many distinct VMs (by id) have answered; default: listen for `timeoutMs`. */
+  want?: number;
+  /** Resolve at once, with the VMs that answered so far, when this aborts. */
+  signal?: AbortSignal;
+  /** Called for each VM as its answer arrives (and again when its advertised info changes). */
+  onFound?: (vm: VMInfo) => void;
 }
 
 export interface WatchOptions extends MdnsOptions {
@@ -127,10 +133,6 @@ async function openTransport(opts: MdnsOptions): Promise<Transport> {
 
 function subnetOf(pinned: MdnsInterface | undefined): LocalSubnet | undefined {
   return pinned ? { networks: pinned.networks } : undefined;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -225,6 +227,11 @@ class VmTracker {
     return [...this.byFqdn.values()];
   }
 
+  /** Distinct VMs (by id) known now. */
+  get size(): number {
+    return this.ownerOfId.size;
+  }
+
   private static key(service: Service): string | undefined {
     return typeof service?.fqdn === 'string' ? service.fqdn.toLowerCase() : undefined;
   }
@@ -277,27 +284,49 @@ function safely<A extends unknown[]>(fn: (...args: A) => void, what: string): (.
 
 /**
  * Queries for `_river._tcp` and resolves, after `timeoutMs`, with every VM that answered,
- * deduplicated by id (a VM that said goodbye meanwhile is left out). `host` is an IPv4 address
- * of the VM: the one its answer came from when it advertises it, see `chooseHost`.
+ * deduplicated by id (a VM that said goodbye meanwhile is left out). It resolves earlier once
+ * `want` distinct VMs answered, or when `signal` aborts. `host` is an IPv4 address of the VM: the
+ * one its answer came from when it advertises it, see `chooseHost`.
  */
 export async function browse(opts: BrowseOptions): Promise<VMInfo[]> {
   const timeoutMs = opts?.timeoutMs;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new RangeError(`browse: timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
   }
+  const want = opts.want;
+  if (want !== undefined && !(Number.isInteger(want) && want >= 1)) {
+    throw new RangeError(`browse: want must be a positive integer, got ${String(want)}`);
+  }
+  if (opts.signal?.aborted) return [];
   const transport = await openTransport(opts);
-  const tracker = new VmTracker(subnetOf(transport.pinned), () => undefined, () => undefined);
   const timers: NodeJS.Timeout[] = [];
   let browser: Browser | undefined;
+  let enough: () => void = () => undefined;
+  const onFound = opts.onFound ? safely(opts.onFound, 'onFound') : undefined;
+  const tracker = new VmTracker(
+    subnetOf(transport.pinned),
+    (vm) => {
+      onFound?.(vm);
+      if (want !== undefined && tracker.size >= want) enough();
+    },
+    () => undefined,
+  );
+  const onAbort = () => enough();
   try {
+    const done = new Promise<void>((resolve) => {
+      enough = resolve;
+      timers.push(setTimeout(resolve, timeoutMs));
+    });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     browser = transport.bonjour.find({ type: SERVICE_TYPE, protocol: SERVICE_PROTOCOL });
     tracker.attach(browser);
     for (const at of REQUERY_AT_MS) {
       if (at < timeoutMs) timers.push(setTimeout(() => browser?.update(), at));
     }
-    await delay(timeoutMs);
+    await done;
     return tracker.list();
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     for (const timer of timers) clearTimeout(timer);
     browser?.stop();
     await transport.close();

@@ -21,7 +21,7 @@ import { VRExitedError } from '../errors/vr-exited-error';
 import { VRLostError } from '../errors/vr-lost-error';
 import { fromWireError, toWireError, type WireError } from '../errors/wire';
 import { LocalVMs } from '../discovery/local';
-import { browse } from '../discovery/mdns';
+import { browse, watch as mdnsWatch } from '../discovery/mdns';
 import { mdnsEnabled, mdnsInterface, peersFrom } from '../discovery/sources';
 import { VRHost, type VREnd } from '../host/vr-host';
 import { unpackEntries } from '../port-batch';
@@ -78,7 +78,10 @@ export interface EngineOptions {
   /** Bytes that may wait for a peer that does not read before it is cut off (default maxFrameBytes + 256 MiB). */
   maxUnsentBytes?: number;
   gossipIntervalMs?: number;
-  /** How long VRs get to finish after being told to stop. */
+  /**
+   * How long VRs get to finish after being told to stop (default 1000 ms; `river vm` and
+   * `trickle vm` default to 30 s, see `--stop-grace`). The rest are then terminated.
+   */
   stopGraceMs?: number;
   /** Heap limit (MB) of every VR worker this VM starts; a deploy asking for more (or nothing) gets this. */
   maxVRHeapMb?: number;
@@ -120,10 +123,10 @@ export function isLoopback(host: string): boolean {
 
 interface VMWatch {
   id: number;
-  options: WatchVMsOptions;
   vr: LocalVR;
   known: Map<string, VMInfo>;
-  timer: NodeJS.Timeout;
+  /** Stops its poll timer and its mDNS watcher. */
+  stop: () => void;
 }
 
 export class Engine {
@@ -136,6 +139,10 @@ export class Engine {
   private readonly localVMs = new LocalVMs();
   private readonly vmWatches = new Map<number, VMWatch>();
   private nextWatch = 1;
+  /** The stop in progress (or done). */
+  private stopping: Promise<void> | undefined;
+  /** Aborted by `stopNow()`: the stop grace ends at once. */
+  private readonly hurry = new AbortController();
   private readonly o: EngineOptions & typeof ENGINE_DEFAULTS & { slots: number; name: string | undefined; host: string };
   private readonly log: (line: string) => void;
 
@@ -265,20 +272,34 @@ export class Engine {
   }
 
   /**
-   * Graceful stop: stop accepting, tell every VR (a `river:stop` message), give them `stopGraceMs`
-   * to end, terminate the rest, tell peers which VRs are gone, say goodbye, stop local VMs.
+   * Graceful stop: stop accepting (connections, deploys), tell every VR (a `river:stop` message,
+   * and its `stopping` flag), give them `stopGraceMs` to end, terminate the rest, tell peers which
+   * VRs are gone, say goodbye, stop local VMs. Calling it again returns the same promise.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  /** `stop()` without the grace (also cuts short one in progress): VRs still running are terminated now. */
+  stopNow(): Promise<void> {
+    this.hurry.abort();
+    return this.stop();
+  }
+
+  private async stopOnce(): Promise<void> {
     const s = this.state;
     if (s.kind === 'stopping' || s.kind === 'stopped') return;
     this.state = { kind: 'stopping' };
     if (s.kind === 'running') s.server.close();
-    for (const w of this.vmWatches.values()) clearInterval(w.timer);
+    // VRs first: a VR busy with a call sees `stopping` at once and takes nothing new.
+    this.host?.askToStop();
+    for (const w of this.vmWatches.values()) w.stop();
     this.vmWatches.clear();
     this.membership?.stop();
+    await this.host?.close();
     if (this.host && this.host.size > 0) {
-      for (const vr of this.host.all()) vr.post([ToVRKind.STOP]);
-      await this.host.drain(this.o.stopGraceMs);
+      await this.host.drain(this.o.stopGraceMs, this.hurry.signal);
       for (const vr of this.host.all()) void this.host.terminate(vr.uuid, new StoppedError({ message: 'the VM stopped' }));
       await this.host.drain(2000);
     }
@@ -343,8 +364,8 @@ export class Engine {
         return this.watchVMs(vr, (args ?? {}) as WatchVMsOptions);
       case 'unwatch-vms': {
         const w = this.vmWatches.get(args as number);
-        if (w) clearInterval(w.timer);
         this.vmWatches.delete(args as number);
+        w?.stop();
         return null;
       }
       case 'info':
@@ -565,35 +586,47 @@ export class Engine {
 
   // ------------------------------------------------------------------ discovery
 
-  /** Static peers (+ the members each knows), mDNS, local child VMs; deduplicated by id. */
+  /**
+   * Static peers (+ the members each knows), mDNS, local child VMs; deduplicated by id. Listens
+   * for up to `timeoutMs`, or until `want` distinct VMs are known (local VMs asked for are always
+   * started and counted).
+   */
   async discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
     const o = { ...this.o.discovery, ...stripUndefined(options) };
     const timeoutMs = o.timeoutMs ?? 2000;
+    const want = o.want;
+    if (want !== undefined && !(Number.isInteger(want) && want >= 1)) {
+      throw new ConfigError({ message: `discover: want must be a positive integer, got ${String(want)}` });
+    }
     const found = new Map<string, VMInfo>();
+    // Aborts once `want` VMs are known: the listening (mDNS, silent peers) ends there.
+    const enough = new AbortController();
     const add = (list: VMInfo[]) => {
       for (const info of list) if (info && typeof info.id === 'string' && !found.has(info.id)) found.set(info.id, info);
+      if (want !== undefined && found.size >= want) enough.abort();
     };
     if (this.membership) add(this.membership.list());
-    const tasks: Array<Promise<void>> = [];
+    const listening: Array<Promise<void>> = [];
     const addresses = peersFrom(o.peers);
     for (const address of addresses) {
-      tasks.push(withTimeout(this.queryMembers(address), timeoutMs).then(add, (e) => this.log(`discover: ${addressKey(address)}: ${(e as Error).message}`)));
+      listening.push(withTimeout(this.queryMembers(address), timeoutMs).then(add, (e) => this.log(`discover: ${addressKey(address)}: ${(e as Error).message}`)));
     }
     if (mdnsEnabled(o.mdns, this.keyed)) {
-      tasks.push(
-        browse({ timeoutMs, interface: mdnsInterface(o.interface) }).then(add, (e) => this.log(`discover: mDNS: ${(e as Error).message}`)),
+      listening.push(
+        browse({ timeoutMs, interface: mdnsInterface(o.interface), signal: enough.signal, onFound: (vm) => add([vm]) }).then(add, (e) =>
+          this.log(`discover: mDNS: ${(e as Error).message}`),
+        ),
       );
     }
+    let starting: Promise<void> = Promise.resolve();
     if (o.local && o.local > 0) {
-      tasks.push(
-        (async () => {
-          const locals = await this.localVMs.ensure(o.local!, { command: o.localCommand, key: this.o.key, env: o.localEnv });
-          const infos = await Promise.all(locals.map((a) => this.queryMembers(a)));
-          for (const list of infos) add(list);
-        })(),
-      );
+      starting = (async () => {
+        const locals = await this.localVMs.ensure(o.local!, { command: o.localCommand, key: this.o.key, env: o.localEnv });
+        const infos = await Promise.all(locals.map((a) => this.queryMembers(a)));
+        for (const list of infos) add(list);
+      })();
     }
-    await Promise.all(tasks);
+    await Promise.all([starting, Promise.race([Promise.all(listening), aborted(enough.signal)])]);
     return [...found.values()];
   }
 
@@ -606,35 +639,79 @@ export class Engine {
     return members.filter((m) => m.id !== this.nodeId || this.role === 'vm');
   }
 
+  /**
+   * Reports VMs to `vr` as they appear (`up`) and go (`down`). mDNS, when on, is watched as it
+   * happens (an announcement is reported at once, a goodbye too); static peers and the
+   * membership they report (a VM's own membership too) are polled every `intervalMs`. A VM is
+   * down when its connection is lost, or when no source reports it any more (mDNS said goodbye
+   * and the last poll did not list it, and it is not connected).
+   */
   private async watchVMs(vr: LocalVR, options: WatchVMsOptions): Promise<number> {
     const id = this.nextWatch++;
+    const o = { ...this.o.discovery, ...stripUndefined(options) };
     const known = new Map<string, VMInfo>();
-    const poll = async () => {
-      const list = await this.discover({ peers: options.peers, mdns: options.mdns, interface: options.interface, timeoutMs: 1000 }).catch(
-        () => [] as VMInfo[],
-      );
-      if (!this.vmWatches.has(id)) return;
-      const now = new Set(list.map((i) => i.id));
-      for (const info of list) {
-        if (!known.has(info.id)) {
-          known.set(info.id, info);
-          vr.post([ToVRKind.VM_EVENT, id, 'up', info]);
-        }
-      }
-      for (const [vmId, info] of known) {
-        const peer = this.peers.get(vmId);
-        if (!now.has(vmId) && peer?.state.kind !== 'connected') {
-          known.delete(vmId);
-          vr.post([ToVRKind.VM_EVENT, id, 'down', info]);
-        }
-      }
+    /** VMs mDNS reports now (announced, no goodbye since). */
+    const viaMdns = new Set<string>();
+    /** VMs the last poll of static peers and membership returned. */
+    let polled = new Set<string>();
+    const active = () => this.vmWatches.has(id);
+    const up = (info: VMInfo) => {
+      if (!active() || known.has(info.id)) return;
+      known.set(info.id, info);
+      vr.post([ToVRKind.VM_EVENT, id, 'up', info]);
     };
-    const timer = setInterval(() => void poll(), options.intervalMs ?? 2000);
-    timer.unref();
-    this.vmWatches.set(id, { id, options, vr, known, timer });
-    void poll();
+    const down = (vmId: string) => {
+      const info = known.get(vmId);
+      if (!active() || !info) return;
+      known.delete(vmId);
+      vr.post([ToVRKind.VM_EVENT, id, 'down', info]);
+    };
+    const stops: Array<() => void> = [];
+    const watch: VMWatch = { id, vr, known, stop: () => stops.forEach((stop) => stop()) };
+    this.vmWatches.set(id, watch);
+
+    if (peersFrom(o.peers).length > 0 || this.membership) {
+      const poll = async () => {
+        const list = await this.discover({ peers: o.peers, mdns: false, timeoutMs: 1000 }).catch(() => [] as VMInfo[]);
+        if (!active()) return;
+        polled = new Set(list.map((i) => i.id));
+        for (const info of list) up(info);
+        for (const vmId of [...known.keys()]) {
+          if (!polled.has(vmId) && !viaMdns.has(vmId) && this.peers.get(vmId)?.state.kind !== 'connected') down(vmId);
+        }
+      };
+      const timer = setInterval(() => void poll(), options.intervalMs ?? 2000);
+      timer.unref();
+      stops.push(() => clearInterval(timer));
+      void poll();
+    }
+    if (mdnsEnabled(o.mdns, this.keyed)) {
+      try {
+        const watcher = mdnsWatch(
+          { interface: mdnsInterface(o.interface), onError: (error) => this.log(`watch: mDNS: ${error.message}`) },
+          (info) => {
+            viaMdns.add(info.id);
+            up(info);
+          },
+          (info) => {
+            viaMdns.delete(info.id);
+            // A goodbye: the VM withdrew its record (it is stopping). Still listed by a poll?
+            if (!polled.has(info.id)) down(info.id);
+          },
+        );
+        stops.push(() => void watcher.stop());
+      } catch (error) {
+        this.log(`watch: mDNS: ${(error as Error).message}`);
+      }
+    }
     return id;
   }
+}
+
+/** Resolves when `signal` aborts (never, if it does not). */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -10,7 +10,7 @@ import { DeployError } from '../errors/deploy-error';
 import { ResourceLimitError } from '../errors/resource-limit-error';
 import { fromWireError, type WireError } from '../errors/wire';
 import { LocalVR } from '../engine/local-vr';
-import type { DeployArgs, UUID } from '../protocol';
+import { ToVRKind, type DeployArgs, type UUID } from '../protocol';
 import { runtimeEntry } from '../runtime-entry';
 import type { SpareWorkerData, VRWorkerData } from './vr-worker';
 
@@ -35,6 +35,8 @@ export interface VRHostHooks {
 interface WorkerEntry {
   vr: LocalVR;
   worker: Worker;
+  /** Shared with the worker: set to 1 when its VM is stopping (see VirtualResource.stopping). */
+  stopFlag: Int32Array;
   end: VREnd | undefined;
   /** Resolves when the worker thread is gone. */
   exited: Promise<void>;
@@ -141,6 +143,7 @@ export class VRHost {
       modulePath,
       extension: args.extension,
       args: args.args,
+      stopFlag: new SharedArrayBuffer(4),
     };
     const resourceLimits = capHeap(args.resourceLimits, this.limits.maxHeapMb);
     let worker: Worker;
@@ -156,7 +159,13 @@ export class VRHost {
       }
     }
     const vr = new LocalVR(uuid, args.parent, args.lifetime, worker, worker);
-    const entry: WorkerEntry = { vr, worker, end: undefined, exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())) };
+    const entry: WorkerEntry = {
+      vr,
+      worker,
+      stopFlag: new Int32Array(data.stopFlag!),
+      end: undefined,
+      exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+    };
     this.workers.set(uuid, entry);
     const deployed = new Promise<UUID>((resolve, reject) => {
       let settled = false;
@@ -235,9 +244,21 @@ export class VRHost {
   }
 
   /** Waits until every worker has ended (or `timeoutMs` passed). */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.workers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.workers.size > 0 && Date.now() < deadline && !signal?.aborted) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * The VM is stopping: tells every VR (a `river:stop` message, its `signal` aborts) and sets its
+   * stop flag, which a VR reads synchronously (`stopping`) even while its thread is busy and has
+   * not read the message yet.
+   */
+  askToStop(): void {
+    for (const entry of this.workers.values()) {
+      Atomics.store(entry.stopFlag, 0, 1);
+      entry.vr.post([ToVRKind.STOP]);
+    }
   }
 }
 

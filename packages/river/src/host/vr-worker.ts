@@ -37,6 +37,8 @@ export interface VRWorkerData {
   modulePath?: string;
   extension?: string;
   args: Uint8Array;
+  /** Shared with the host: 1 once the VM is stopping (read by `VirtualResource.stopping`). */
+  stopFlag?: SharedArrayBuffer;
 }
 
 function loadClass(data: VRWorkerData): VRClass {
@@ -61,7 +63,7 @@ function loadClass(data: VRWorkerData): VRClass {
 
 function run(data: VRWorkerData): void {
   const port = parentPort as unknown as LinkPort;
-  const link = new EngineLink(port);
+  const link = new EngineLink(port, data.stopFlag);
   let vr: VirtualResource;
   let args: unknown[];
   try {

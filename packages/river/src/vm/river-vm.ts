@@ -111,7 +111,11 @@ export class RiverVM {
     return this;
   }
 
-  /** Graceful: withdraw the mDNS record, stop accepting, tell VRs, close connections. */
+  /**
+   * Graceful: at once withdraw the mDNS record, stop accepting connections and new VRs, and tell
+   * the VRs (their `signal` and `stopping`); give them `stopGraceMs` to finish, terminate the
+   * rest, close connections.
+   */
   stop(): Promise<void> {
     const s = this.state;
     if (s.kind === 'stopping') return s.done;
@@ -120,12 +124,19 @@ export class RiverVM {
       return Promise.resolve();
     }
     const done = (async () => {
-      if (s.kind === 'running') await s.advertisement?.stop().catch(() => undefined);
-      await this.engine.stop();
+      const withdrawn = s.kind === 'running' ? s.advertisement?.stop().catch(() => undefined) : undefined;
+      await Promise.all([withdrawn, this.engine.stop()]);
       this.state = { kind: 'stopped' };
     })();
     this.state = { kind: 'stopping', done };
     return done;
+  }
+
+  /** `stop()` without the grace, also when one is under way: VRs still running are terminated now. */
+  stopNow(): Promise<void> {
+    const stopping = this.stop();
+    if (this.state.kind === 'stopping') void this.engine.stopNow();
+    return stopping;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -43,12 +43,24 @@ export class EngineLink {
     if (Array.isArray(value)) this.receive(value as ToVR[]);
   };
 
-  constructor(private readonly port: LinkPort) {
+  private readonly stopFlag: Int32Array | undefined;
+
+  constructor(
+    private readonly port: LinkPort,
+    /** Set to 1 by the engine when the VM is stopping (a VR in a worker thread has one). */
+    stopFlag?: SharedArrayBuffer,
+  ) {
+    this.stopFlag = stopFlag ? new Int32Array(stopFlag) : undefined;
     port.on('message', this.listener);
   }
 
   get closed(): boolean {
     return this.closedWith !== undefined;
+  }
+
+  /** True once the engine asked this VR to stop, read now (not when the stop message is read). */
+  get stopRequested(): boolean {
+    return this.stopFlag !== undefined && Atomics.load(this.stopFlag, 0) === 1;
   }
 
   attach(handlers: LinkHandlers): void {

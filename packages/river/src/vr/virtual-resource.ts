@@ -26,8 +26,14 @@ export type Received<M extends Message = Message> = M & { src: UUID; dest: UUID 
 
 /** Where `discover` looks; every source found is merged and deduplicated by VM id. */
 export interface DiscoverOptions {
-  /** How long to wait for mDNS answers and static peers (default 2000 ms). */
+  /** How long to wait for mDNS answers and static peers (default 2000 ms): the most `discover` listens. */
   timeoutMs?: number;
+  /**
+   * Return as soon as this many distinct VMs are known, from all sources together, instead of
+   * listening for the whole `timeoutMs` (which stays the bound). Local VMs asked for with `local`
+   * are still started and counted. Default: listen for the whole window (every VM is wanted).
+   */
+  want?: number;
   /** Static peers, `host:port` (array or comma-separated); default env `RIVER_PEERS`. */
   peers?: string[] | string;
   /** Start this many local VMs as child processes (at least; ones already started count). */
@@ -54,8 +60,13 @@ export interface DeployOptions {
   timeoutMs?: number;
 }
 
+/**
+ * What `watchVMs` watches. mDNS (when on) is followed as it happens: a VM that announces itself is
+ * reported at once, one that says goodbye too. Static peers and the membership they report are
+ * asked every `intervalMs`.
+ */
 export interface WatchVMsOptions extends Pick<DiscoverOptions, 'peers' | 'mdns' | 'interface'> {
-  /** How often sources are polled (default 2000 ms). */
+  /** How often static peers (and their membership) are polled (default 2000 ms). */
   intervalMs?: number;
 }
 
@@ -159,6 +170,15 @@ export abstract class VirtualResource {
   /** Aborts when the engine asks this VR to stop (its VM is stopping); a `river:stop` message arrives too. */
   get signal(): AbortSignal {
     return this.#stopController.signal;
+  }
+
+  /**
+   * True once this VR's VM is stopping. Unlike `signal` (which aborts when this VR's thread gets
+   * to the stop message), it is true as soon as the engine decided to stop, also in the middle of
+   * synchronous work: a VR can check it before starting each piece of work it was sent.
+   */
+  get stopping(): boolean {
+    return this.#link.stopRequested || this.#stopController.signal.aborted;
   }
 
   /** Sends `msg` to the VR named `dest`. The receiver sees `src` (this VR) and `dest` on it. */

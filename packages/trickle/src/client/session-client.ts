@@ -15,6 +15,7 @@ import {
   ResourceLimitError,
   SerializationError,
   VMLostError,
+  VMStoppingError,
 } from '../errors';
 import type { CodeDescription, PathKey, Reply, Request, SessionStats } from '../protocol';
 import type { SessionLink, VMRef } from '../session-link';
@@ -358,6 +359,8 @@ export class SessionClient implements ProxyHost {
     }
     const entry = this.pending.take(reply.id);
     if (!entry) return;
+    // A refusal from a stopping VM: it is draining (schedulers send it nothing more from now on).
+    if (!reply.ok && reply.error.failure === 'VM_STOPPING') this.draining();
     if (entry.detached) {
       if (!reply.ok && entry.kind !== 'release' && !this.deferred) this.deferred = { id: reply.id, error: this.errorOf(reply, entry) };
       entry.resolve(undefined);
@@ -375,6 +378,7 @@ export class SessionClient implements ProxyHost {
 
   private errorOf(reply: Extract<Reply, { ok: false }>, entry: PendingEntry): Error {
     const remote = new RemoteError(reply.error, { vm: this.vm, remoteName: entry.remoteName, site: entry.site });
+    if (reply.error.failure === 'VM_STOPPING') return new VMStoppingError(this.vm, { remoteName: entry.remoteName, cause: remote });
     if (entry.kind === 'inject') {
       const item = typeof reply.error.props?.item === 'string' ? reply.error.props.item : undefined;
       return new InjectError(`cannot inject${item ? ` '${item}'` : ''} into ${this.label}: ${reply.error.message}`, {

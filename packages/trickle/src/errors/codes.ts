@@ -4,6 +4,8 @@ export const ErrorCodes = {
   REMOTE: 'TRICKLE_REMOTE',
   NOT_ENOUGH_VMS: 'TRICKLE_NOT_ENOUGH_VMS',
   VM_LOST: 'TRICKLE_VM_LOST',
+  /** The VM is stopping (graceful removal) and refused a request it had not started. */
+  VM_STOPPING: 'TRICKLE_VM_STOPPING',
   CANCELLED: 'TRICKLE_CANCELLED',
   /** A session reached a resource limit (its worker's heap) and was ended; the VM lives on. */
   RESOURCE_LIMIT: 'TRICKLE_RESOURCE_LIMIT',

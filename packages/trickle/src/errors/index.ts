@@ -3,6 +3,7 @@ export { TrickleError } from './trickle-error';
 export { RemoteError, type RemoteErrorOptions } from './remote-error';
 export { NotEnoughVMsError } from './not-enough-vms-error';
 export { VMLostError } from './vm-lost-error';
+export { VMStoppingError } from './vm-stopping-error';
 export { CancelledError } from './cancelled-error';
 export { ResourceLimitError } from './resource-limit-error';
 export { InjectError } from './inject-error';

@@ -7,7 +7,8 @@ const MARKER = Symbol.for('@trickle/core.WorkLostError');
 /**
  * A `forkWork`/`forkGen` run gave up because no VM is left to run on: every VM it used died, lost
  * its connection or left. (While one VM survives, the chunks of a lost VM are re-issued to the
- * survivors and no error is raised.)
+ * survivors and no error is raised. On a live list that is still watching, the run first waits
+ * `waitForVMsMs` for a VM to join.)
  *
  * - `chunks`: indexes (work order, as in `ordered`) of the chunks that were handed out, lost with
  *   their VM and not completed anywhere else. Chunks never handed out are not listed.
@@ -22,12 +23,21 @@ export class WorkLostError extends TrickleError {
   readonly done: number;
   readonly total: number | undefined;
 
-  constructor(options: { chunks: readonly number[]; vms: readonly VMRef[]; done: number; total: number | undefined; cause?: unknown }) {
+  constructor(options: {
+    chunks: readonly number[];
+    vms: readonly VMRef[];
+    done: number;
+    total: number | undefined;
+    /** How long the run waited for a VM to join its live list before giving up. */
+    waitedMs?: number;
+    cause?: unknown;
+  }) {
     const chunks = [...options.chunks].sort((a, b) => a - b);
     const lost = chunks.length === 0 ? 'no chunk was in flight' : `lost chunk${chunks.length === 1 ? '' : 's'} ${listed(chunks)}`;
     const why = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    const waited = options.waitedMs === undefined ? '' : `, and none joined the live list within ${options.waitedMs} ms`;
     super(
-      `forkWork: no VM left to run on (${options.vms.length} lost); ${lost}; ${options.done}${options.total === undefined ? '' : ` of ${options.total}`} items done${why}`,
+      `forkWork: no VM left to run on (${options.vms.length} lost${waited}); ${lost}; ${options.done}${options.total === undefined ? '' : ` of ${options.total}`} items done${why}`,
       { code: ErrorCodes.WORK_LOST, cause: options.cause },
     );
     mark(this, MARKER);

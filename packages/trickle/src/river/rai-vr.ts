@@ -27,15 +27,20 @@ export default class RaiVR extends VirtualResource {
     const server = new RaiServer({
       vm,
       maxReplyBytes: RAI_MAX_MESSAGE_BYTES,
+      // Read at each request, also while a long call held this thread when the VM began to stop:
+      // requests not started by then are refused (VM_STOPPING) and go to other VMs.
+      stopping: () => this.stopping,
       send: (bytes) => {
         unanswered--;
         replies.push(bytes);
         settle();
       },
     });
-    // The VM is stopping: tell the initiator (after the replies so far), keep serving what it
-    // sent before its acknowledgement, then end. River's stop grace bounds all of this.
+    // The VM is stopping: tell the initiator (after the replies so far), answer what it sent
+    // before its acknowledgement — the calls already running finish, the others are refused —
+    // then end. River's stop grace bounds all of this.
     const onStop = () => {
+      if (drain.phase !== 'none') return;
       drain.phase = 'told';
       replies.flush();
       this.send(initiator, { tag: RAI_DRAIN_TAG });
@@ -43,6 +48,8 @@ export default class RaiVR extends VirtualResource {
     this.signal.addEventListener('abort', onStop, { once: true });
     const receive = (bytes: Uint8Array) => {
       unanswered++;
+      // Stopping, but this thread was busy when the stop message came: say so now.
+      if (drain.phase === 'none' && this.stopping) onStop();
       server.receive(bytes);
     };
     // Request batches are handled as they arrive, before River would decode them into the

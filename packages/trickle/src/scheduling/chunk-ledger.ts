@@ -1,6 +1,6 @@
 /**
  * Which chunks of a forkWork run are out, which came back, and which must be handed out again
- * because the VM they were on was lost. It sits in front of the run's WorkQueue: chunks to re-issue
+ * because the VM they were on was lost (or, stopping, refused them). It sits in front of the run's WorkQueue: chunks to re-issue
  * come before new ones (lowest index first, so `ordered` consumers are unblocked soonest).
  *
  * The rule that makes re-issue safe: a chunk counts once. The first reply for a chunk completes
@@ -79,11 +79,27 @@ export class ChunkLedger<W> {
     if (!entry) return false;
     entry.attempts = Math.max(0, entry.attempts - 1);
     entry.lost = true;
+    return this.requeue(entry);
+  }
+
+  /** Puts `entry` back in line (by index) unless another attempt carries it or it already waits. */
+  private requeue(entry: OpenChunk<W>): boolean {
     if (entry.attempts > 0 || this.again.includes(entry)) return false;
-    let at = this.again.findIndex((e) => e.chunk.index > chunk.index);
+    let at = this.again.findIndex((e) => e.chunk.index > entry.chunk.index);
     if (at < 0) at = this.again.length;
     this.again.splice(at, 0, entry);
     return true;
+  }
+
+  /**
+   * An attempt of `chunk` was refused by a VM that is stopping (it never ran there): the chunk
+   * waits to be handed out again, like a lost one, but is not counted as lost.
+   */
+  refused(chunk: Chunk<W>): boolean {
+    const entry = this.open.get(chunk.index);
+    if (!entry) return false;
+    entry.attempts = Math.max(0, entry.attempts - 1);
+    return this.requeue(entry);
   }
 
   /** An attempt ended without a result and without losing its VM (the run is failing anyway). */

@@ -15,11 +15,14 @@
  * Elasticity: the VM set may change during a run (a `LiveVMs` source, e.g. `connect({ watch:
  * true })`): VMs that appear join, VMs that go away or say they are stopping (graceful removal)
  * get no more work, and what they already have is either answered or, if they are lost, re-issued.
+ * A call a stopping VM refused (VMStoppingError: it had not started it) goes to another VM. When
+ * every VM of a live set that is still watching is gone, the run waits up to `waitForVMsMs` for
+ * one to join before it gives up.
  */
 import { defaultProgress } from './progress';
 import { callOptionsOf } from '../call-options';
 import { resolveCallee, type Callee } from '../fork-join';
-import { VMLostError, WorkLostError } from '../errors';
+import { VMLostError, VMStoppingError, WorkLostError } from '../errors';
 import type { PathKey } from '../protocol';
 import type { VMRef } from '../session-link';
 import type { Returned, VM } from '../types';
@@ -31,6 +34,8 @@ import { ChunkQueue, IterableChunkQueue, type Chunk, type WorkQueue } from './wo
 
 /** forkGen's default `buffer`: results that may wait for a slow consumer. */
 const DEFAULT_BUFFER = 64;
+/** How long a run on a live set whose VMs are all gone waits for one to join, by default. */
+export const DEFAULT_WAIT_FOR_VMS_MS = 30_000;
 
 export type { LiveVMs } from './live-vms';
 
@@ -65,6 +70,13 @@ export interface ForkWorkOptions<W = unknown> {
   balancer?: Balancer;
   /** Replaces the default queue (then `work` may be empty and `chunksize` is ignored). */
   queue?: WorkQueue<W>;
+  /**
+   * On a live set that is still watching (`connect({ watch: true })`): when every VM is gone and
+   * work remains, how long to wait for a VM to join before rejecting with WorkLostError (default
+   * 30 000 ms; 0 rejects at once). The chunks that were lost go to the VM that joins. A plain
+   * list has nobody to wait for: it rejects at once.
+   */
+  waitForVMsMs?: number;
 }
 
 type AnyFunction = (arg: any) => any;
@@ -99,18 +111,31 @@ class WorkRun<W> {
   private done = 0;
   private readonly onProgress: ((progress: Progress) => void) | undefined;
   private readonly bufferLimit: number;
+  private readonly waitForVMsMs: number;
+  /** Set while the run has no VM and waits for one to join (a live set): until when, and its timer. */
+  private waitingForVMs: { until: number; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     private readonly fn: Callee,
     queue: WorkQueue<W>,
     private readonly balancer: Balancer,
     private readonly options: ForkWorkOptions<W>,
+    /** The live set the VMs come from (undefined for a plain list). */
+    private readonly live: LiveVMs | undefined,
   ) {
     this.ledger = new ChunkLedger(queue);
     this.onProgress = options.onProgress ?? defaultProgress();
     const buffer = options.buffer ?? DEFAULT_BUFFER;
     if (!(Number.isInteger(buffer) && buffer >= 1)) throw new RangeError(`forkWork: buffer must be a positive integer, got ${String(buffer)}`);
     this.bufferLimit = buffer;
+    const wait = options.waitForVMsMs ?? DEFAULT_WAIT_FOR_VMS_MS;
+    if (!(typeof wait === 'number' && wait >= 0)) throw new RangeError(`forkWork: waitForVMsMs must be a number >= 0, got ${String(wait)}`);
+    this.waitForVMsMs = wait;
+  }
+
+  /** Whether VMs may still join this run: a live set that is watching, and waiting is allowed. */
+  get mayWaitForVMs(): boolean {
+    return this.live !== undefined && this.live.watching !== false && this.waitForVMsMs > 0;
   }
 
   /** Results that came back and wait for the consumer. */
@@ -141,6 +166,7 @@ class WorkRun<W> {
     });
     if (client.isDraining) this.leave(slot);
     this.dispatch();
+    this.notify();
   }
 
   /** The VM left the live set: it finishes what it has and gets nothing more. */
@@ -158,6 +184,7 @@ class WorkRun<W> {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopWaitingForVMs();
     for (const slot of this.slots) slot.unwatch();
     this.notify();
   }
@@ -245,6 +272,14 @@ class WorkRun<W> {
             this.notify();
             return;
           }
+          if (VMStoppingError.isInstance(error)) {
+            // The VM is stopping and did not start this chunk: it leaves, the chunk goes elsewhere.
+            this.leave(slot);
+            this.ledger.refused(chunk);
+            this.dispatch();
+            this.notify();
+            return;
+          }
           this.ledger.dropped(chunk);
           this.fail(error);
         },
@@ -276,24 +311,53 @@ class WorkRun<W> {
       if (this.ledger.finished) return { done: true };
       if (this.stopped) return { done: true };
       // No VM left to give work to, and none still holding some (whose chunks may yet come back,
-      // or be lost and counted as such): what is left cannot be done.
+      // or be lost and counted as such): what is left cannot be done — unless a VM joins.
       const stuck = this.slots.every((slot) => !slot.active && slot.inFlight === 0);
-      if (stuck && this.ledger.hasWork()) this.fail(this.noVMLeft());
-      else {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
+      if (stuck && this.ledger.hasWork()) {
+        if (!this.waitForVMs()) {
+          this.fail(this.noVMLeft());
+          continue;
+        }
+      } else {
+        this.stopWaitingForVMs();
       }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 
+  /**
+   * The run has no VM: on a watching live set, starts (or goes on) waiting for one to join, and
+   * says whether it may wait; false once the wait is over (or not allowed).
+   */
+  private waitForVMs(): boolean {
+    if (!this.mayWaitForVMs) return false;
+    if (!this.waitingForVMs) {
+      const until = Date.now() + this.waitForVMsMs;
+      this.waitingForVMs = { until, timer: setTimeout(() => this.notify(), this.waitForVMsMs) };
+    }
+    return Date.now() < this.waitingForVMs.until;
+  }
+
+  private stopWaitingForVMs(): void {
+    if (!this.waitingForVMs) return;
+    clearTimeout(this.waitingForVMs.timer);
+    this.waitingForVMs = undefined;
+  }
+
   private noVMLeft(): Error {
-    if (this.lostVMs.length === 0 && this.slots.length === 0) return new RangeError('forkWork: no VMs to run on');
+    const waited = this.waitingForVMs ? this.waitForVMsMs : undefined;
+    this.stopWaitingForVMs();
+    if (this.lostVMs.length === 0 && this.slots.length === 0) {
+      return new RangeError(`forkWork: no VMs to run on${waited === undefined ? '' : ` (none joined the live list within ${waited} ms)`}`);
+    }
     return new WorkLostError({
       chunks: this.ledger.lostChunks(),
       vms: this.lostVMs,
       done: this.done,
       total: this.ledger.total,
+      waitedMs: waited,
       cause: this.lastLoss ?? new Error('every VM of the run left it'),
     });
   }
@@ -332,15 +396,16 @@ async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
     options.queue ??
     (Array.isArray(work) || work instanceof Set ? new ChunkQueue(Array.isArray(work) ? work : [...work], options.chunksize) : new IterableChunkQueue(work, options.chunksize));
   const balancer = options.balancer ?? new DynamicBalancer(options.inFlightPerVM);
-  const run = new WorkRun(fn, queue, balancer, options);
+  // A live list (connect({ watch: true })) is an array too: ask for LiveVMs first.
+  const live = isLiveVMs(vms) ? vms : undefined;
+  const run = new WorkRun(fn, queue, balancer, options, live);
   const onAbort = () => run.fail(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let unsubscribe: (() => void) | undefined;
   try {
-    // A live list (connect({ watch: true })) is an array too: ask for LiveVMs first.
-    const live = isLiveVMs(vms) ? vms : undefined;
     const list = live ? live.current() : (vms as readonly VM[]);
-    if (list.length === 0) throw new RangeError('forkWork: no VMs given');
+    // An empty live set that is watching may yet get a VM (see waitForVMsMs).
+    if (list.length === 0 && !run.mayWaitForVMs) throw new RangeError('forkWork: no VMs given');
     if (live) {
       unsubscribe = live.subscribe(({ added, removed }) => {
         if (added) run.addVM(added);

@@ -19,13 +19,23 @@ export interface LiveVMs {
   current(): readonly VM[];
   /** Calls `listener` when a VM joins or leaves; returns the unsubscribe function. */
   subscribe(listener: (change: { added?: VM; removed?: VM }) => void): () => void;
+  /**
+   * Whether VMs may still join (the set is looking for them). A run whose VMs are all gone waits
+   * for one to join only while this is true; left out, the set is taken to be watching.
+   */
+  readonly watching?: boolean;
+}
+
+/** What a live list adds to control its watching (kept through `inject`). */
+export interface LiveControls {
+  /** True until `stopWatching()` or `disconnect`: VMs found meanwhile join the list. */
+  readonly watching: boolean;
+  /** Stops looking for new VMs; the list keeps the VMs it has. `disconnect` does this too. */
+  stopWatching(): Promise<void>;
 }
 
 /** What `connect({ watch: true })` returns: an array of the VMs in the set now, and `LiveVMs`. */
-export type LiveVMList<V = VM> = VMList<V> & LiveVMs & {
-  /** Stops looking for new VMs; the list keeps the VMs it has. `disconnect` does this too. */
-  stopWatching(): Promise<void>;
-};
+export type LiveVMList<V = VM> = VMList<V> & LiveVMs & LiveControls;
 
 /** True for a `LiveVMs` source (a live list is also an array: check this first). */
 export function isLiveVMs(value: unknown): value is LiveVMs {
@@ -39,8 +49,11 @@ export function isLiveVMs(value: unknown): value is LiveVMs {
 
 type Change = { added?: VM; removed?: VM };
 
-/** Lifecycle of a live set: watching for VMs, or closed (disconnected; nothing joins any more). */
-type LiveState = { readonly kind: 'watching' } | { readonly kind: 'closed' };
+/**
+ * Lifecycle of a live set: watching for VMs; fixed (stopWatching: it keeps its VMs, none join);
+ * or closed (disconnected; nothing joins any more).
+ */
+type LiveState = { readonly kind: 'watching' } | { readonly kind: 'fixed' } | { readonly kind: 'closed' };
 
 const controllers = new WeakMap<object, LiveSet>();
 
@@ -69,12 +82,13 @@ export class LiveSet {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
       },
-      stopWatching: hooks.stopWatching,
+      stopWatching: () => this.stopWatching(),
       [Symbol.asyncDispose]: () => hooks.dispose(list),
     };
     for (const key of Reflect.ownKeys(methods)) {
       Object.defineProperty(list, key, { value: methods[key], enumerable: false, configurable: true, writable: true });
     }
+    Object.defineProperty(list, 'watching', { get: () => this.state.kind === 'watching', enumerable: false, configurable: true });
     this.list = list;
     controllers.set(list, this);
     for (const vm of vms) this.follow(vm);
@@ -82,6 +96,12 @@ export class LiveSet {
 
   get closed(): boolean {
     return this.state.kind === 'closed';
+  }
+
+  /** Stops looking for VMs; the list keeps those it has. */
+  async stopWatching(): Promise<void> {
+    if (this.state.kind === 'watching') this.state = { kind: 'fixed' };
+    await this.hooks.stopWatching();
   }
 
   /** No VM joins after this (disconnect): stops watching for VMs. */

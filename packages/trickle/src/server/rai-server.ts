@@ -21,6 +21,12 @@ import { RaiSession, targetText, type RaiSessionOptions } from './rai-session';
 export interface RaiServerOptions extends RaiSessionOptions {
   /** Sends one encoded reply to the initiator, in order. */
   send(bytes: Uint8Array): void;
+  /**
+   * Whether the VM is stopping (graceful removal). While it is, a request that would run code
+   * (call, construct, get, set, inject) is not run but answered with a `VM_STOPPING` failure,
+   * which the initiator may send elsewhere; release, stats and ping are still served.
+   */
+  stopping?: () => boolean;
   /** The largest encoded reply the transport carries; a larger result is answered with an error. */
   maxReplyBytes?: number;
 }
@@ -33,6 +39,7 @@ export class RaiServer {
   private decodeProblem: unknown;
   private closed = false;
   private readonly maxReplyBytes: number;
+  private readonly stopping: () => boolean;
   /** Requests dropped as undecodable (their warnings are rate-limited). */
   private readonly dropped = { count: 0, lastReport: 0 };
 
@@ -40,6 +47,7 @@ export class RaiServer {
     this.session = new RaiSession(options);
     this.sendBytes = options.send;
     this.maxReplyBytes = options.maxReplyBytes ?? Infinity;
+    this.stopping = options.stopping ?? (() => false);
     this.codec = createWireCodec({
       remoteRef: () => {
         throw new TypeError('a session does not accept remote references of its own kind');
@@ -85,6 +93,12 @@ export class RaiServer {
     const malformed = malformedRequest(request);
     if (malformed !== undefined) {
       this.reply(this.session.errorReply(request.id, new RaiFailure('BAD_REQUEST', `malformed ${String(request.kind)} request: ${malformed}`, { name: 'TypeError' }), String(request.kind)));
+      return;
+    }
+    if (RUNS_CODE.has(request.kind) && this.stopping()) {
+      const what = describeRequest(request);
+      const vm = this.session.vm ? `VM '${this.session.vm.name}'` : 'the VM';
+      this.reply(this.session.errorReply(request.id, new RaiFailure('VM_STOPPING', `${vm} is stopping: ${what} was not run`), what));
       return;
     }
     if (this.decodeProblem !== undefined) {
@@ -144,6 +158,16 @@ export class RaiServer {
       process.emitWarning(`trickle: dropped an undecodable request${more}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** Requests a stopping VM refuses: they would run code (release, stats and ping do not). */
+const RUNS_CODE: ReadonlySet<string> = new Set(['call', 'construct', 'get', 'set', 'inject']);
+
+/** `foo()`, `new Stack()`, `names`, `inject(a, b)`: what a request does, for messages. */
+function describeRequest(request: Request): string {
+  if (request.kind === 'inject') return `inject(${request.items.map((i) => i.name).join(', ')})`;
+  const target = describeTarget(request);
+  return request.kind === 'call' ? `${target}()` : request.kind === 'construct' ? `new ${target}()` : target;
 }
 
 function describeTarget(request: Request): string {
