@@ -10,10 +10,10 @@
 // 3. baselines on all cores, no quotas: plain single-process count, Piscina with 2 workers,
 //    Trickle with 2 local VMs (each alone on the host);
 // 4. lanes (lanes.ts) on the simulated cluster: the plain count on one machine's CPU share, and
-//    per VM count its own cluster running, for each run, for each variant, one timed Trickle run
-//    in an initiator process on the initiator's machine (variants.ts), its counts checked against
-//    the reference (a mismatch fails the benchmark). Lanes run side by side while the busy
-//    machines' shares fit the host's cores (--serial: one after another);
+//    for each VM count × run × variant a cluster of its own with fresh VMs and one timed Trickle
+//    run in an initiator process on the initiator's machine (variants.ts), its counts checked
+//    against the reference (a mismatch fails the benchmark). Lanes run side by side while the
+//    busy machines' shares fit the host's cores (--serial: one after another);
 // 5. the report: results/wfreq.md, wfreq.json, wfreq-speedup.svg (quick runs: results/quick/).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -288,7 +288,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     baselines.plainShare = plainShare;
     if (!first.quotas) plainShare.skipped = 'no CPU quotas here';
 
-    // Lanes: the plain count on one share, and one lane per VM count. With quotas and no ballast
+    // Lanes: the plain count on one share, and one lane per timed run. With quotas and no ballast
     // they run side by side within the host's cores (lanes.ts); otherwise one after another.
     const concurrent = first.quotas && !opts.ballast && !opts.serial;
     const budget = first.share !== undefined ? machineBudget(cpus().length, first.share) : 1;
@@ -318,33 +318,31 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     } else {
       const total = opts.vms.length * opts.runs * opts.variants.length;
       let done = 0;
-      // One lane per (VM count, run): a fresh cluster and fresh VMs for each run of both variants.
+      // One lane per timed run: a fresh cluster and fresh VMs for each (VM count, run, variant).
       // Concurrently, the slow runs on few VMs go first and the runs on the most VMs last.
       const order = concurrent ? [...opts.vms].sort((a, b) => a - b) : opts.vms;
-      for (const { vms, run } of order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => ({ vms, run })))) {
+      const timed = order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => opts.variants.map((variant) => ({ vms, run, variant })))).flat();
+      for (const { vms, run, variant } of timed) {
         const plural = `${vms} VM${vms > 1 ? 's' : ''}`;
-        const key = `vms${vms}-run${run}`;
+        const label = `${variant} on ${plural}, run ${run + 1}`;
         lanes.push({
-          name: `${plural}, run ${run + 1}`,
+          name: label,
           machines: vms + 1,
           run: async () => {
-            status.set(key, `${plural} run ${run + 1}: starting`);
+            status.set(label, `${label}: starting`);
             const cluster = await build(opts.ballast ? maxVms : vms);
             if (vms === maxVms) clusterDescription = cluster.describe();
             await cluster.startVms(vms, vmCmd, { timeoutMs: 120_000 });
             if (opts.ballast) await cluster.startBallast(vms);
             const view = clusterView(cluster, cluster.kind);
-            for (const variant of opts.variants) {
-              status.set(key, `${variant} on ${plural}, run ${run + 1}/${opts.runs}`);
-              const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
-              const seconds = await runJob(`${variant} on ${plural}, run ${run + 1}`, job, initiatorEntry, (argv) =>
-                cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference);
-              const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
-              entry.seconds.push(seconds);
-              done++;
-              progress.log(`${variant} on ${plural}, run ${run + 1}: ${s2(seconds)} (counts checked) [${done}/${total}]`);
-            }
-            status.clear(key);
+            status.set(label, label);
+            const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
+            const seconds = await runJob(label, job, initiatorEntry, (argv) => cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference);
+            const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
+            entry.seconds.push(seconds);
+            done++;
+            progress.log(`${label}: ${s2(seconds)} (counts checked) [${done}/${total}]`);
+            status.clear(label);
             await cluster.dispose();
           },
         });
@@ -352,11 +350,11 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     }
     if (concurrent && lanes.length > 1) {
       notes.push(
-        `Lanes: the runs on each VM count (and the plain count on one share) ran on a simulated cluster of their own (own bridge, ` +
-          `namespaces and cgroups), side by side with other lanes as long as all busy machines' shares fit the host's cores ` +
+        `Lanes: every timed run (and the plain count on one share) ran on a simulated cluster of its own (own bridge, ` +
+          `namespaces, cgroups and fresh VMs), side by side with other runs as long as all busy machines' shares fit the host's cores ` +
           `(at most ${budget} machines × ${first.share} core = ${(budget * first.share!).toFixed(2)} cores at once); ` +
-          `a lane that needs more ran alone. Each run still had exactly its own machines' shares, and the host was more evenly ` +
-          `loaded than with one run at a time. \`--serial\` runs the lanes one after another.`,
+          `a run that needs more ran alone. Each run still had exactly its own machines' shares; the host was busier than with one ` +
+          `run at a time, which costs every run some speed per CPU-second on this small host (see Findings). \`--serial\` runs them one after another.`,
       );
     }
     await runLanes(lanes, { budget, concurrent });

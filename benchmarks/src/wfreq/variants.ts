@@ -11,7 +11,7 @@
 // Profiling: env WFREQ_TRACE=1 prints each run's phase times (main.ts and profile.ts show them).
 import { dirname, join } from 'node:path';
 import { deserialize } from 'node:v8';
-import { connect, disconnect, forkGen, forkWork, inject, NotEnoughVMsError, type Chunk, type VM, type WorkQueue } from '@trickle/core';
+import { connect, disconnect, forkGen, forkWork, inject, type Chunk, type VM, type WorkQueue } from '@trickle/core';
 import type { VmCommand, VmSlot } from './cluster/cluster';
 import { mergecounts } from './wordcount';
 
@@ -102,33 +102,19 @@ const envInt = (name: string, fallback: number): number => {
 // ---------------------------------------------------------------------------------------------
 // Connecting
 
-/** mDNS listening windows of `tuned`, ms: it listens longer only when it found too few VMs. */
-export const TUNED_DISCOVERY_MS = [100, 500, 3000];
-
 /**
  * Connects to exactly `n` VMs as the cluster kind says: real mDNS on the bridge ('netns'), the
  * static peers in TRICKLE_PEERS with mDNS off ('processes'; both from the environment the
- * harness applied), or `n` local VMs started by the initiator ('local').
+ * harness applied), or `n` local VMs started by the initiator ('local'). `connect(n)` returns as
+ * soon as `n` VMs have answered (discovery's `want`), not after the whole listening window.
  */
 async function connectFor(options: RunVariantOptions, tuned: boolean): Promise<VM[]> {
   const n = options.vms;
   if (options.cluster.kind === 'local') {
-    // Local VMs need no discovery: tuned skips the mDNS listening window (paper: as written).
+    // Local VMs need no discovery: tuned turns the other sources off (paper: as written).
     return tuned ? connect({ local: n, min: n, max: n, mdns: false, peers: [] }) : connect({ local: n, min: n, max: n });
   }
-  if (!tuned) return connect(n);
-  // Discovery listens for its whole timeout even when every VM has answered (River's mDNS browse
-  // has no early exit; 1.5 s by default): tuned listens briefly, and longer only when short.
-  let last: unknown;
-  for (const timeoutMs of TUNED_DISCOVERY_MS) {
-    try {
-      return await connect({ min: n, max: n, timeoutMs });
-    } catch (err) {
-      if (!NotEnoughVMsError.isInstance(err)) throw err;
-      last = err;
-    }
-  }
-  throw last;
+  return connect(n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +232,11 @@ function wfreqShard(n: number): Uint8Array[] {
   });
 }
 
-/** Sharded reduction, step 2 (VM j): merges shard j of every VM; answers it as v8.serialize bytes of a Map. */
+/**
+ * Sharded reduction, step 2 (VM j): merges shard j of every VM; answers it as v8.serialize bytes
+ * of `[words, counts]` arrays: the initiator puts each word into its one result Map once, instead
+ * of first building a Map per shard (a second hashing of every word on its small share).
+ */
 function wfreqMergeShard(parts: Uint8Array[]): Uint8Array {
   const v8 = require('node:v8') as typeof import('node:v8');
   const m = new Map<string, number>();
@@ -257,7 +247,7 @@ function wfreqMergeShard(parts: Uint8Array[]): Uint8Array {
       m.set(w, (m.get(w) ?? 0) + cs[i]!);
     }
   }
-  const b = v8.serialize(m);
+  const b = v8.serialize([[...m.keys()], [...m.values()]]);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -356,17 +346,18 @@ async function runTuned(options: RunVariantOptions, mark: Trace): Promise<Map<st
     let final: Map<string, number> | undefined;
     let joinMs = 0;
     if (reduce === 'shard') {
-      // VM j merges the j-th shard of every VM; the shards are disjoint, so the first merged
-      // shard to arrive becomes the result and the others are added to it with plain sets.
+      // VM j merges the j-th shard of every VM; the shards are disjoint, so each word goes into
+      // the result with one plain set.
       mark('sharded', { shardBytes: parts.reduce((s, list) => s + list.reduce((a, b) => a + b.byteLength, 0), 0) });
+      const result = new Map<string, number>();
+      final = result;
       await Promise.all(
         typed.map((vm, j) =>
           vm.wfreqMergeShard(parts.map((list) => list[j]!)).then((bytes) => {
             const t = performance.now();
-            if (!final) mark('firstShardBack');
-            const m = mapFromBytes(bytes);
-            if (!final) final = m;
-            else for (const [w, c] of m) final.set(w, c);
+            if (joinMs === 0) mark('firstShardBack');
+            const [ws, cs] = deserialize(bytes) as [string[], number[]];
+            for (let i = 0; i < ws.length; i++) result.set(ws[i]!, cs[i]!);
             joinMs += performance.now() - t;
           }),
         ),
