@@ -10,9 +10,9 @@
 // 3. baselines on all cores, no quotas: plain single-process count, Piscina with 2 workers,
 //    Trickle with 2 local VMs (each alone on the host);
 // 4. lanes (lanes.ts) on the simulated cluster: the plain count on one machine's CPU share, and
-//    for each VM count × run × variant a cluster of its own with fresh VMs and one timed Trickle
-//    run in an initiator process on the initiator's machine (variants.ts), its counts checked
-//    against the reference (a mismatch fails the benchmark). Lanes run side by side while the
+//    for each VM count × run a cluster of its own with fresh VMs, on which each variant makes one
+//    timed Trickle run in an initiator process on the initiator's machine (variants.ts), its counts
+//    checked against the reference (a mismatch fails the benchmark). Lanes run side by side while the
 //    busy machines' shares fit the host's cores (--serial: one after another);
 // 5. the report: results/wfreq.md, wfreq.json, wfreq-speedup.svg (quick runs: results/quick/).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,7 +41,7 @@ export interface BenchOptions {
   verifyData?: boolean;
   /** Runs per (variant, VM count). */
   runs: number;
-  /** Runs per baseline (default: runs). */
+  /** Runs per baseline on all cores (default 1: they vary by a few percent; the budget goes to the cluster runs). */
   baselineRuns?: number;
   /** Runs of the plain count on one machine's share (slow: 1/share × the plain count). */
   shareRuns: number;
@@ -199,7 +199,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
   progress.log(`reference: ${reference.total.toLocaleString('en-US')} tokens, ${reference.unique.toLocaleString('en-US')} unique, checksum ${reference.checksum}, ${s2(reference.seconds)}`);
 
   // 3a. Baselines in this process, on all cores, no quotas
-  const baselineRuns = opts.baselineRuns ?? opts.runs;
+  const baselineRuns = opts.baselineRuns ?? 1;
   const baselines: Baselines = {};
   const plain: BaselineResult = {
     label: 'plain Node, 1 process',
@@ -288,7 +288,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     baselines.plainShare = plainShare;
     if (!first.quotas) plainShare.skipped = 'no CPU quotas here';
 
-    // Lanes: the plain count on one share, and one lane per timed run. With quotas and no ballast
+    // Lanes: the plain count on one share, and one lane per (VM count, run). With quotas and no ballast
     // they run side by side within the host's cores (lanes.ts); otherwise one after another.
     const concurrent = first.quotas && !opts.ballast && !opts.serial;
     const budget = first.share !== undefined ? machineBudget(cpus().length, first.share) : 1;
@@ -318,31 +318,33 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     } else {
       const total = opts.vms.length * opts.runs * opts.variants.length;
       let done = 0;
-      // One lane per timed run: a fresh cluster and fresh VMs for each (VM count, run, variant).
-      // Concurrently, the slow runs on few VMs go first and the runs on the most VMs last.
+      // One lane per (VM count, run): a fresh cluster and fresh VMs on which each variant makes
+      // one timed run. Concurrently, the slow runs on few VMs go first, those on the most VMs last.
       const order = concurrent ? [...opts.vms].sort((a, b) => a - b) : opts.vms;
-      const timed = order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => opts.variants.map((variant) => ({ vms, run, variant })))).flat();
-      for (const { vms, run, variant } of timed) {
+      for (const { vms, run } of order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => ({ vms, run })))) {
         const plural = `${vms} VM${vms > 1 ? 's' : ''}`;
-        const label = `${variant} on ${plural}, run ${run + 1}`;
+        const key = `${plural}, run ${run + 1}`;
         lanes.push({
-          name: label,
+          name: key,
           machines: vms + 1,
           run: async () => {
-            status.set(label, `${label}: starting`);
+            status.set(key, `${key}: starting`);
             const cluster = await build(opts.ballast ? maxVms : vms);
             if (vms === maxVms) clusterDescription = cluster.describe();
             await cluster.startVms(vms, vmCmd, { timeoutMs: 120_000 });
             if (opts.ballast) await cluster.startBallast(vms);
             const view = clusterView(cluster, cluster.kind);
-            status.set(label, label);
-            const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
-            const seconds = await runJob(label, job, initiatorEntry, (argv) => cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference);
-            const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
-            entry.seconds.push(seconds);
-            done++;
-            progress.log(`${label}: ${s2(seconds)} (counts checked) [${done}/${total}]`);
-            status.clear(label);
+            for (const variant of opts.variants) {
+              const label = `${variant} on ${plural}, run ${run + 1}`;
+              status.set(key, label);
+              const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: opts.chunksize, filesList, cluster: view };
+              const seconds = await runJob(label, job, initiatorEntry, (argv) => cluster.runInitiator(argv, { env: view.env, timeoutMs: opts.runTimeoutMs }), jobFile(), reference);
+              const entry = runs.find((r) => r.variant === variant && r.vms === vms) ?? runs[runs.push({ variant, vms, seconds: [] }) - 1]!;
+              entry.seconds.push(seconds);
+              done++;
+              progress.log(`${label}: ${s2(seconds)} (counts checked) [${done}/${total}]`);
+            }
+            status.clear(key);
             await cluster.dispose();
           },
         });
@@ -350,7 +352,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     }
     if (concurrent && lanes.length > 1) {
       notes.push(
-        `Lanes: every timed run (and the plain count on one share) ran on a simulated cluster of its own (own bridge, ` +
+        `Lanes: the runs of each (VM count, run) pair (and the plain count on one share) ran on a simulated cluster of their own (own bridge, ` +
           `namespaces, cgroups and fresh VMs), side by side with other runs as long as all busy machines' shares fit the host's cores ` +
           `(at most ${budget} machines × ${first.share} core = ${(budget * first.share!).toFixed(2)} cores at once); ` +
           `a run that needs more ran alone. Each run still had exactly its own machines' shares; the host was busier than with one ` +
@@ -406,7 +408,7 @@ const USAGE = `usage: pnpm bench [-- options]   (node benchmarks/dist/wfreq/main
   --quick               small data set (${QUICK_SPEC.files} files), 1 run per point, results in results/quick/
   --data DIR            count every file under DIR instead of the generated corpus
   --runs N              runs per point (default 3; --quick 1)
-  --baseline-runs N     runs per baseline (default: --runs)
+  --baseline-runs N     runs per baseline on all cores (default 1)
   --vms 1,2,4,8         VM counts
   --variants paper,tuned
   --chunksize N         files per chunk (default 100, the paper's)
