@@ -41,6 +41,21 @@ describe('lanes', () => {
     for (const name of ['1a', '1b', '2a', '4a']) expect(r.log.indexOf(`end ${name}`)).toBeLessThan(start8);
   });
 
+  test('side by side, the longest lanes start first; serially, the order given', async () => {
+    const side = recorder();
+    const lanes = (r: ReturnType<typeof recorder>) => [
+      { ...r.lane('8', 9, 5), length: 0.25 },
+      { ...r.lane('plain', 1, 5), length: 1 },
+      { ...r.lane('2', 3, 5), length: 1 },
+      { ...r.lane('1', 2, 5), length: 2 },
+    ];
+    await runLanes(lanes(side), { budget: 9, concurrent: true });
+    expect(side.log.filter((l) => l.startsWith('start')).map((l) => l.split(' ')[1])).toEqual(['1', 'plain', '2', '8']);
+    const serial = recorder();
+    await runLanes(lanes(serial), { budget: 9, concurrent: false });
+    expect(serial.log.filter((l) => l.startsWith('start')).map((l) => l.split(' ')[1])).toEqual(['8', 'plain', '2', '1']);
+  });
+
   test('a lane larger than the budget still runs, alone', async () => {
     const r = recorder();
     await runLanes([r.lane('small', 1, 10), r.lane('huge', 12, 10), r.lane('small2', 1, 10)], { budget: 9, concurrent: true });

@@ -3,8 +3,8 @@
 // Every simulated machine is capped by its CPU quota, so two experiments on disjoint machines do
 // not take compute from each other as long as the host has a core's worth of room for all the
 // shares together. A lane says how many machines it occupies (a run on k VMs: k + 1 with the
-// initiator); `runLanes` starts lanes first-fit, in the order given, while the machines of the
-// running lanes fit the budget (the shares fit the host's cores, less a tenth of a core for the
+// initiator); `runLanes` starts lanes first-fit, longest expected first (then in the order given),
+// while the machines of the running lanes fit the budget (the shares fit the host's cores, less a tenth of a core for the
 // harness and the kernel). A lane larger than the budget runs alone.
 // With `concurrent: false` lanes run one after another.
 
@@ -13,6 +13,11 @@ export interface Lane {
   name: string;
   /** Simulated machines the lane keeps busy while it runs. */
   machines: number;
+  /**
+   * Expected duration, in any unit shared by all lanes (e.g. single-machine run times): the
+   * longest lanes start first, so that the short ones fill the gaps at the end. Default 1.
+   */
+  length?: number;
   run(): Promise<void>;
 }
 
@@ -34,7 +39,8 @@ export function machineBudget(hostCores: number, share: number, reserve = 0.1): 
  * ignored); resolves when all lanes are done.
  */
 export function runLanes(lanes: readonly Lane[], options: LaneOptions): Promise<void> {
-  const pending = [...lanes];
+  // Stable: equal lengths keep their order; serially, the order given is the order run.
+  const pending = options.concurrent ? [...lanes].sort((a, b) => (b.length ?? 1) - (a.length ?? 1)) : [...lanes];
   let busy = 0;
   let running = 0;
   let failed = false;

@@ -294,10 +294,13 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     const budget = first.share !== undefined ? machineBudget(cpus().length, first.share) : 1;
     const status = new LaneStatus((line) => progress.step(line));
     const lanes: Lane[] = [];
+    // Pushed last: of lanes as long, the Trickle runs start first (the plain count needs 1 machine).
+    const plainLanes: Lane[] = [];
     if (first.quotas && opts.shareRuns > 0) {
-      lanes.push({
+      plainLanes.push({
         name: 'plain count on one share',
         machines: 1,
+        length: opts.shareRuns,
         run: async () => {
           const job: PlainJob = { kind: 'plain', filesList };
           if (opts.ballast) await first.startBallast(1);
@@ -319,14 +322,15 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
       const total = opts.vms.length * opts.runs * opts.variants.length;
       let done = 0;
       // One lane per (VM count, run): a fresh cluster and fresh VMs on which each variant makes
-      // one timed run. Concurrently, the slow runs on few VMs go first, those on the most VMs last.
-      const order = concurrent ? [...opts.vms].sort((a, b) => a - b) : opts.vms;
-      for (const { vms, run } of order.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => ({ vms, run })))) {
+      // one timed run. Concurrently, the longest lanes start first (runLanes).
+      for (const { vms, run } of opts.vms.flatMap((vms) => Array.from({ length: opts.runs }, (_, run) => ({ vms, run })))) {
         const plural = `${vms} VM${vms > 1 ? 's' : ''}`;
         const key = `${plural}, run ${run + 1}`;
         lanes.push({
           name: key,
           machines: vms + 1,
+          // In single-machine run times: each variant's run on k VMs takes about 1/k of one.
+          length: opts.variants.length / vms,
           run: async () => {
             status.set(key, `${key}: starting`);
             const cluster = await build(opts.ballast ? maxVms : vms);
@@ -359,7 +363,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
           `run at a time, which costs every run some speed per CPU-second on this small host (see Findings). \`--serial\` runs them one after another.`,
       );
     }
-    await runLanes(lanes, { budget, concurrent });
+    await runLanes([...lanes, ...plainLanes], { budget, concurrent });
   } finally {
     progress.step('tearing the clusters down');
     await Promise.all(clusters.map((c) => c.dispose()));
