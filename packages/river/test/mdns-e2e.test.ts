@@ -6,9 +6,8 @@
  * does runs inside the lab (`ip netns exec`), so no multicast reaches the host's interfaces.
  * Without namespaces the suite is skipped, or fails under RIVER_REQUIRE_NETNS=1 (CI).
  */
-import { createLab, describeNetns, type Lab, type NsHost, type NsProcess } from './fixtures/netns';
+import { describeNetns, type NsProcess } from './fixtures/netns';
 import {
-  assertBuildIsFresh,
   MDNS_AGENT,
   RIVER_CLI,
   RIVER_DIR,
@@ -18,7 +17,7 @@ import {
   startLabVm,
   tcpPeersOf,
   waitForEvent,
-  writeTempKey,
+  useMdnsLab,
   type ActorEvent,
   type LabVm,
 } from './fixtures/mdns-e2e';
@@ -37,25 +36,10 @@ const PORT = 7100;
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
 
 describeNetns('mDNS end to end: river vm ⇄ initiator in network namespaces', () => {
-  let lab: Lab | undefined;
-  let key: ReturnType<typeof writeTempKey> | undefined;
-
-  beforeAll(() => {
-    assertBuildIsFresh(RIVER_DIR);
-  });
-
-  afterEach(async () => {
-    // Also on failure: every process in the lab, then the namespaces, then the key.
-    await lab?.dispose();
-    lab = undefined;
-    key?.dispose();
-    key = undefined;
-  }, 20_000);
+  const labs = useMdnsLab([RIVER_DIR]);
 
   test('an initiator finds two VMs over mDNS, echoes through each, and sees a SIGTERMed VM withdrawn', async () => {
-    lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
-    key = writeTempKey();
-    const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
+    const { key, init, vma, vmb } = await labs.start();
 
     // vm-a pinned to its veth, vm-b unpinned (its namespace's only link carries the multicast route).
     const [a, b] = (await Promise.all([

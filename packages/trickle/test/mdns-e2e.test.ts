@@ -7,9 +7,8 @@
  * reaches the host's interfaces. Without namespaces the suite is skipped, or fails under
  * RIVER_REQUIRE_NETNS=1 (CI).
  */
-import { createLab, describeNetns, type Lab, type NsHost } from '../../river/test/fixtures/netns';
+import { describeNetns } from '../../river/test/fixtures/netns';
 import {
-  assertBuildIsFresh,
   MDNS_AGENT,
   pidsIn,
   RIVER_DIR,
@@ -22,7 +21,7 @@ import {
   TRICKLE_INITIATOR,
   labEnv,
   waitForEvent,
-  writeTempKey,
+  useMdnsLab,
   type ActorEvent,
   type LabVm,
 } from '../../river/test/fixtures/mdns-e2e';
@@ -33,26 +32,10 @@ const PORT = 7100;
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
 
 describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces', () => {
-  let lab: Lab | undefined;
-  let key: ReturnType<typeof writeTempKey> | undefined;
-
-  beforeAll(() => {
-    assertBuildIsFresh(RIVER_DIR);
-    assertBuildIsFresh(TRICKLE_DIR);
-  });
-
-  afterEach(async () => {
-    // Also on failure: every process in the lab, then the namespaces, then the key.
-    await lab?.dispose();
-    lab = undefined;
-    key?.dispose();
-    key = undefined;
-  }, 20_000);
+  const labs = useMdnsLab([RIVER_DIR, TRICKLE_DIR]);
 
   test('connect({ mdns: true, local: 0 }) finds two VMs, injects and calls on each, announces, disconnects', async () => {
-    lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
-    key = writeTempKey();
-    const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
+    const { key, init, vma, vmb } = await labs.start();
 
     // local: 0 with nothing to find is NotEnoughVMsError, not a fallback to local VMs. (mDNS off
     // here, so this runs before the VMs exist and needs no multicast at all.)
@@ -118,9 +101,7 @@ describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces
   }, 45_000);
 
   test('connect({ watch: true }): a VM announced over mDNS joins the live list at once, not at the next poll', async () => {
-    lab = await createLab({ hosts: { init: ['lan'], vma: ['lan'], vmb: ['lan'] } });
-    key = writeTempKey();
-    const [init, vma, vmb] = ['init', 'vma', 'vmb'].map((h) => lab!.host(h)) as [NsHost, NsHost, NsHost];
+    const { key, init, vma, vmb } = await labs.start();
     const a = await startLabVm(vma, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-a' });
 
     // A poll interval far longer than the test: only mDNS's own events can bring vm-b in.
