@@ -3,6 +3,7 @@
  * print their address first (VMs, the raw echo server), and the echo VR both River paths measure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { VirtualResource } from '@river/engine';
 
@@ -16,6 +17,38 @@ export const flag = (name: string, dflt: string): string => {
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** The machine a micro benchmark ran on, as its results record it. */
+export interface MachineSummary {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  loadavgAtEnd: number[];
+}
+
+export function machineSummary(): MachineSummary {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()} ${arch()}`,
+    node: process.version,
+    loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+/** Runs a benchmark's `main` and exits: 0 when it resolved, 1 (with the error) when it rejected. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
 
 export interface Child {
   proc: ChildProcess;

@@ -5,11 +5,10 @@
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:river
 //   (node benchmarks/dist/micro/river.js [--rounds N] [--out-dir DIR])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { EchoVR, flag, median, percentile, startChild } from './harness';
+import { EchoVR, flag, machineSummary, runMain, median, percentile, startChild } from './harness';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { VirtualResource, startInitiator, type UUID, type VMInfo } from '@river/engine';
@@ -211,14 +210,7 @@ async function main(): Promise<void> {
     const tputRatio = median(tputRatios);
     const quiet = rounds.reduce((best, r) => (r.rawRttMedianUs! < best.rawRttMedianUs! ? r : best));
     const quietRatio = quiet.riverRttMedianUs! / quiet.rawRttMedianUs!;
-    const machine = {
-      cpu: cpus()[0]?.model ?? 'unknown',
-      cores: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      os: `${platform()} ${release()} ${arch()}`,
-      node: process.version,
-      loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
-    };
+    const machine = machineSummary();
     const command = 'pnpm --filter @trickle/benchmarks run bench:river';
     const result = {
       benchmark: 'river-micro',
@@ -308,12 +300,4 @@ Raw JSON: [river-micro.json](river-micro.json).
   }
 }
 
-main().then(
-  () => {
-    process.exit(0);
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

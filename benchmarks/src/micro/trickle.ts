@@ -8,11 +8,10 @@
 //   (node benchmarks/dist/micro/trickle.js [--rounds N] [--out-dir DIR] [--name trickle-micro] [--before FILE.json]
 //    [--commit LABEL])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { EchoVR, flag, median, percentile, startChild } from './harness';
+import { EchoVR, flag, machineSummary, runMain, median, percentile, startChild, type MachineSummary } from './harness';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { arch, cpus, loadavg, platform, release as osRelease, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -327,14 +326,7 @@ function report({ rounds, cold, connectMs }: { rounds: Round[]; cold: Cold; conn
     forkMetInRounds: rounds.filter((r) => r.forkCallsPerSec! >= 50_000).length,
     rounds: rounds.length,
   };
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    os: `${platform()} ${osRelease()} ${arch()}`,
-    node: process.version,
-    loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
+  const machine = machineSummary();
   const command = `pnpm --filter @trickle/benchmarks run bench:trickle${ROUNDS !== 5 ? ` -- --rounds ${ROUNDS}` : ''}`;
   const result = {
     benchmark: 'trickle-micro',
@@ -370,7 +362,7 @@ type Result = {
   date: string;
   commit: string;
   command: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; loadavgAtEnd: number[] };
+  machine: MachineSummary;
   connectMs: number;
   cold: Cold;
   figures: Record<string, number>;
@@ -504,12 +496,4 @@ function markdown(r: Result): string {
   return `${lines.join('\n')}\n`;
 }
 
-main().then(
-  () => {
-    process.exit(0);
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);
