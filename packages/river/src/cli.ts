@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util';
 
 import { defaultKeyFilePath, resolveKey, writeKeyFile } from './auth/keyfile';
+import type { MetricDeclaration } from './metrics/vm-metrics';
+import { runPingCli } from './ping-cli';
 import { RiverVM, type RiverVMOptions } from './vm/river-vm';
 
 export interface VmCliOptions {
@@ -16,6 +18,8 @@ export interface VmCliOptions {
   /** Where output goes (default process.stdout). */
   out?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Counters the extensions count from their VRs, served with `--metrics-port`. */
+  metrics?: MetricDeclaration[];
   /** Install SIGINT/SIGTERM handlers that stop the VM and exit (default true). */
   handleSignals?: boolean;
 }
@@ -43,6 +47,8 @@ options:
                        (default: max-frame-mb + 256)
   --max-vr-heap-mb N   heap limit of every VR's worker (each Trickle session), in MiB; a VR asking
                        for more gets at most this (default: none)
+  --metrics-port P     serve Prometheus metrics at http://127.0.0.1:P/metrics (0: any free port)
+  --metrics-host H     address the metrics are served on (default 127.0.0.1: loopback only)
   --stop-grace S       on SIGTERM/SIGINT, how many seconds the work in hand may take to finish
                        before the VM exits anyway (default 30; env RIVER_STOP_GRACE_MS, in ms)
   --help               show this help
@@ -71,6 +77,11 @@ export function stopGraceFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   return n;
 }
 
+function metricsHost(host: string | undefined, port: string | undefined): string | undefined {
+  if (host !== undefined && port === undefined) throw new Error('--metrics-host needs --metrics-port');
+  return host;
+}
+
 /** Parses `vm` flags into RiverVM options, or `'help'`. Throws on a bad flag. */
 export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string } | 'help' {
   const { values } = parseArgs({
@@ -91,6 +102,8 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
       'max-unsent-mb': { type: 'string' },
       'max-vr-heap-mb': { type: 'string' },
       'stop-grace': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -124,6 +137,8 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
     maxUnsentBytes: mib(int('max-unsent-mb', values['max-unsent-mb'], 1, 1_048_576)),
     maxVRHeapMb: int('max-vr-heap-mb', values['max-vr-heap-mb'], 8, 1_048_576),
     stopGraceMs: seconds('stop-grace', values['stop-grace'], MAX_STOP_GRACE_MS / 1000),
+    metricsPort: int('metrics-port', values['metrics-port'], 0, 65535),
+    metricsHost: metricsHost(values['metrics-host'], values['metrics-port']),
   };
 }
 
@@ -148,7 +163,7 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
   // --stop-grace, else env RIVER_STOP_GRACE_MS, else 30 s: time for the work in hand to finish.
   vmOptions.stopGraceMs ??= stopGraceFromEnv(env) ?? DEFAULT_CLI_STOP_GRACE_MS;
   const key = await resolveKey({ keyFile, env });
-  const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, log: (line) => process.stderr.write(`${program} vm: ${line}\n`) });
+  const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, metrics: options.metrics, log: (line) => process.stderr.write(`${program} vm: ${line}\n`) });
   await vm.start();
   const { host, port } = vm.address;
   const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -158,6 +173,8 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     // (A local VM started by an initiator sets RIVER_QUIET: only the first line is read.)
     out(`  reach it: RIVER_PEERS=${hostPort}, or start more VMs with: ${program} vm --join ${hostPort}`);
     if (!key) out(`  to accept other machines, give every VM and initiator the same key (${program} keygen; --key-file or RIVER_KEY)`);
+    const m = vm.metricsAddress;
+    if (m) out(`  metrics: http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}/metrics`);
     out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : `  mDNS advertisement off${key ? '' : ' (without a cluster key there is nothing to advertise beyond this machine)'}`);
   }
 
@@ -224,6 +241,7 @@ const USAGE = `usage: river <command> [options]
 
 commands:
   vm       start a River VM (river vm --help)
+  ping     check that a VM authenticates and answers (river ping --help)
   keygen   write a cluster key file (river keygen --help)`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -234,6 +252,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'vm':
         await runVmCli(rest);
         return -1; // keep running
+      case 'ping':
+        return await runPingCli(rest);
       case 'keygen':
         await keygen(rest, out);
         return 0;

@@ -20,6 +20,13 @@ export type { InitiatorOptions } from './initiator/initiator';
 
 export { runVmCli, parseVmArgs } from './cli';
 export type { VmCliOptions } from './cli';
+export { runPingCli, PING_FLAGS } from './ping-cli';
+export type { PingCliOptions } from './ping-cli';
+export { pingVM } from './net/ping';
+export type { PingOptions, PingResult } from './net/ping';
+export { PingError } from './errors/ping-error';
+export type { PingFailure } from './errors/ping-error';
+export type { MetricDeclaration } from './metrics/vm-metrics';
 
 export type { VMInfo } from './vm-info';
 export type { Lifetime, ResourceLimits, UUID } from './protocol';

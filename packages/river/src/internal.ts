@@ -33,3 +33,12 @@ export function sendEncoded(vr: VirtualResource, dest: UUID, body: Uint8Array): 
 export function interceptFrom(vr: VirtualResource, src: UUID, take: BodyTap): () => void {
   return linkOf(vr, 'interceptFrom').intercept(src, take);
 }
+
+/**
+ * Adds `n` (default 1) to a counter that an extension declared on its VM (`metrics` of `runVmCli`
+ * / `RiverVM`), with these label values in the declared order. Counts travel to the engine once a
+ * second with the worker's heap; a VM without metrics, or a name it did not declare, ignores them.
+ */
+export function countMetric(vr: VirtualResource, name: string, labels: string[] = [], n = 1): void {
+  linkOf(vr, 'countMetric').count(name, labels, n);
+}

@@ -221,9 +221,19 @@ export type ToEngine =
   /** A worker VR evaluated its class and constructed itself (`null`), or could not (the error). */
   | [4, WireError | null]
   /** On the port only: a run of sends packed into one transferred buffer (see port-batch.ts). */
-  | [5, Uint8Array];
+  | [5, Uint8Array]
+  /** Every second, from a VR in a worker: its heap and the metric counts since the last report. */
+  | [6, VRUsage];
 
-export const ToEngineKind = { SEND: 0, REQUEST: 1, WATCH: 2, EXIT: 3, STARTED: 4, PACKED: 5 } as const;
+export const ToEngineKind = { SEND: 0, REQUEST: 1, WATCH: 2, EXIT: 3, STARTED: 4, PACKED: 5, USAGE: 6 } as const;
+
+/** What a worker VR reports about itself (see metrics in docs/architecture.md). */
+export interface VRUsage {
+  /** The worker's V8 heap in use, bytes. */
+  heapUsed: number;
+  /** Increments of counters an extension declared: `[metric name, label values, delta]`. */
+  counts: Array<[string, string[], number]>;
+}
 
 /** Engine → VR. */
 export type ToVR =

@@ -9,9 +9,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultKeyFilePath, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
+import { defaultKeyFilePath, runPingCli, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
 import * as trickle from './index';
 import { trickleExtensions } from './river/extension';
+import { trickleMetrics } from './river/metrics';
 import { setDefaultProgress, terminalProgressBar } from './scheduling/progress';
 
 const USAGE = `usage: trickle <command> [options]
@@ -20,6 +21,7 @@ Commands:
   vm              start a Trickle VM (a River VM with the Trickle extension)
   run SCRIPT ...  run a JavaScript or TypeScript initiator program
   ls              list the VMs that discovery finds
+  ping HOST:PORT  exit 0 when the VM there authenticates and answers (for health checks)
   keygen          write a cluster key file
 
 Run 'trickle <command> --help' for a command's options.
@@ -137,12 +139,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'vm':
-        await runVmCli(rest, { extensions: trickleExtensions(), programName: 'trickle' });
+        await runVmCli(rest, { extensions: trickleExtensions(), metrics: trickleMetrics(), programName: 'trickle' });
         return -1; // runs until SIGINT/SIGTERM
       case 'run':
         return run(rest);
       case 'ls':
         return await ls(rest);
+      case 'ping':
+        return await runPingCli(rest, { programName: 'trickle' });
       case 'keygen':
         return await keygen(rest);
       case undefined:

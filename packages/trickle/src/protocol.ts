@@ -78,6 +78,8 @@ export interface InjectRequest extends RequestBase<'inject'> {
 export interface CallRequest extends RequestBase<'call'> {
   target: Target;
   args: unknown[];
+  /** A forkWork/forkGen chunk (counted in the VM's metrics); optional, false when left out. */
+  chunk?: boolean;
 }
 
 /** Read the value at `target.path` (awaited, if it is a promise). */

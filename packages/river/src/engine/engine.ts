@@ -51,6 +51,7 @@ import {
 import type { DiscoverOptions, WatchVMsOptions } from '../vr/virtual-resource';
 import { isVMInfo, type VMInfo } from '../vm-info';
 import { LocalVR, type PortLike } from './local-vr';
+import type { EngineObserver } from './observer';
 import { Membership } from './membership';
 import { Router, type LocateOutcome } from './router';
 
@@ -87,6 +88,8 @@ export interface EngineOptions {
   maxVRHeapMb?: number;
   /** Defaults for `discover` (e.g. the initiator's `peers`, `mdns`, `localCommand`). */
   discovery?: DiscoverOptions;
+  /** Told about VRs and requests (the VM's metrics). */
+  observer?: EngineObserver;
   log?: (line: string) => void;
 }
 
@@ -177,7 +180,7 @@ export class Engine {
       },
       {
         frame: (peer, frame) => this.onFrame(peer, frame),
-        request: (peer, op, args) => this.onRequest(peer, op, args),
+        request: (peer, op, args) => this.observeRequest(op, this.onRequest(peer, op, args)),
         connected: () => undefined,
         lost: (peer, error, queued, graceful) => {
           if (!graceful) this.log(`peer ${peer.nodeId} lost: ${error.message}`);
@@ -350,6 +353,9 @@ export class Engine {
           break;
         case ToEngineKind.STARTED:
           break;
+        case ToEngineKind.USAGE:
+          this.o.observer?.vrUsage(vr.uuid, item[1]);
+          break;
       }
     }
   }
@@ -429,13 +435,31 @@ export class Engine {
   private deployHere(request: DeployArgs): Promise<UUID> {
     if (!this.host) return Promise.reject(new DeployError({ message: 'this process is an initiator, not a VM: it hosts no VRs' }));
     if (this.state.kind !== 'running') return Promise.reject(new StoppedError({ message: 'the VM is stopping' }));
-    return this.host.deploy(request, (vr, items) => this.onPortItems(vr, items as ToEngine[]));
+    const deployed = this.host.deploy(request, (vr, items) => this.onPortItems(vr, items as ToEngine[]));
+    const observer = this.o.observer;
+    if (observer) void deployed.then((uuid) => observer.vrStarted(uuid, request.extension ?? 'class'), () => undefined);
+    return deployed;
+  }
+
+  /** Tells the observer how a peer's request ended; returns the same promise. */
+  private observeRequest(op: ControlOp, answer: Promise<unknown>): Promise<unknown> {
+    const observer = this.o.observer;
+    if (observer) answer.then(() => observer.request(op, undefined), (error) => observer.request(op, (error as { code?: string })?.code ?? 'ERROR'));
+    return answer;
+  }
+
+  /** Counts for metrics: VRs hosted, connected peers by role, known cluster members. */
+  stats(): { vrs: number; connections: { vm: number; initiator: number }; members: number } {
+    const connections = { vm: 0, initiator: 0 };
+    for (const p of this.peers.connected()) connections[p.role === 'initiator' ? 'initiator' : 'vm']++;
+    return { vrs: this.host?.size ?? 0, connections, members: this.membership ? this.membership.list().length : 0 };
   }
 
   /** A local VR's worker is gone. */
   private onLocalEnded(vr: LocalVR, end: VREnd): void {
     this.router.locals.delete(vr.uuid);
     this.router.unwatchAll(vr);
+    this.o.observer?.vrEnded(vr.uuid, end.kind);
     if (end.kind === 'failed') return; // deploy failed: nobody knows this UUID
     if (end.kind === 'crashed') this.log(`VR ${vr.uuid} died: ${end.error.message}`);
     if (end.kind !== 'returned' && vr.parent) {

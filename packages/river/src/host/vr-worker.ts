@@ -3,6 +3,7 @@
  * module), constructs the VR bound to its engine, runs `main`, and reports how it ended. Runs as
  * plain JS from dist/ (see runtime-entry.ts).
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { decode, encode } from '@river/sfm';
@@ -16,6 +17,9 @@ import { ROUTE_SYSTEM } from '../protocol';
 import { EngineLink, type LinkPort } from '../vr/link';
 import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
 import { evaluateClass, vmRequire } from './evaluate';
+
+/** How often a worker VR reports its heap and counts to its engine (for the VM's metrics). */
+const USAGE_INTERVAL_MS = 1000;
 
 /**
  * A spare worker started ahead of any deploy (see VRHost): it loads River and the VM's extension
@@ -79,6 +83,9 @@ function run(data: VRWorkerData): void {
   }
   link.started(null);
   link.flushNow(); // before main: a CPU-bound main would hold it back
+  // The VM's metrics (--metrics-port) show each worker's heap and what its extension counted.
+  const usage = setInterval(() => link.reportUsage(getHeapStatistics().used_heap_size), USAGE_INTERVAL_MS);
+  usage.unref();
   const finish = (outcome: { value: unknown } | { error: unknown }) => {
     if (data.parent) {
       const msg: Record<string, unknown> = { tag: 'river:exit', uuid: data.uuid };
@@ -96,6 +103,8 @@ function run(data: VRWorkerData): void {
       }
       link.send(data.parent, body, ROUTE_SYSTEM);
     }
+    clearInterval(usage);
+    link.reportUsage(getHeapStatistics().used_heap_size);
     link.exited();
     link.flushNow();
   };

@@ -8,6 +8,8 @@ import { DiscoveryError } from '../errors/discovery-error';
 import { MdnsInterfaceError } from '../errors/mdns-interface-error';
 import { StoppedError } from '../errors/stopped-error';
 import { Engine, type EngineOptions } from '../engine/engine';
+import { MetricsServer } from '../metrics/metrics-server';
+import { VMMetrics, type MetricDeclaration } from '../metrics/vm-metrics';
 import type { VMInfo } from '../vm-info';
 
 export interface RiverVMOptions
@@ -35,6 +37,12 @@ export interface RiverVMOptions
   interface?: string;
   /** A member of a cluster to join, `host:port`. */
   join?: string;
+  /** Serve Prometheus metrics on this port (0: any free port; default: no metrics). */
+  metricsPort?: number;
+  /** Where the metrics are served (default 127.0.0.1: loopback only). */
+  metricsHost?: string;
+  /** Counters this VM's extensions count from their VRs (`countMetric`), shown with the metrics. */
+  metrics?: MetricDeclaration[];
 }
 
 export type VMState =
@@ -47,9 +55,21 @@ export type VMState =
 export class RiverVM {
   private state: VMState = { kind: 'new' };
   private readonly engine: Engine;
+  private readonly metrics: VMMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
 
   constructor(private readonly options: RiverVMOptions = {}) {
-    this.engine = new Engine({ ...options, role: 'vm' });
+    let engine: Engine | undefined;
+    this.metrics =
+      options.metricsPort === undefined
+        ? undefined
+        : new VMMetrics({ stats: () => engine!.stats(), port: () => engine!.address?.port }, options.metrics);
+    this.engine = engine = new Engine({ ...options, role: 'vm', observer: this.metrics });
+  }
+
+  /** Where the metrics are served (`http://host:port/metrics`), when they are. */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.metricsServer ? { host: this.metricsServer.host, port: this.metricsServer.port } : undefined;
   }
 
   /** This VM's node id. */
@@ -82,6 +102,7 @@ export class RiverVM {
     this.state = { kind: 'starting' };
     try {
       await this.engine.start();
+      if (this.metrics) this.metricsServer = await MetricsServer.start(this.metrics, { port: this.options.metricsPort!, host: this.options.metricsHost });
       if (this.options.join) {
         const [seed] = parsePeers(this.options.join);
         if (!seed) throw new DiscoveryError({ message: `bad --join address ${this.options.join}` });
@@ -105,6 +126,7 @@ export class RiverVM {
       this.state = { kind: 'running', advertisement };
     } catch (error) {
       await this.engine.stop().catch(() => undefined);
+      await this.stopMetrics();
       this.state = { kind: 'stopped' };
       throw error;
     }
@@ -126,6 +148,7 @@ export class RiverVM {
     const done = (async () => {
       const withdrawn = s.kind === 'running' ? s.advertisement?.stop().catch(() => undefined) : undefined;
       await Promise.all([withdrawn, this.engine.stop()]);
+      await this.stopMetrics();
       this.state = { kind: 'stopped' };
     })();
     this.state = { kind: 'stopping', done };
@@ -137,6 +160,12 @@ export class RiverVM {
     const stopping = this.stop();
     if (this.state.kind === 'stopping') void this.engine.stopNow();
     return stopping;
+  }
+
+  private async stopMetrics(): Promise<void> {
+    this.metrics?.stop();
+    await this.metricsServer?.close();
+    this.metricsServer = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -44,6 +44,8 @@ export class EngineLink {
   };
 
   private readonly stopFlag: Int32Array | undefined;
+  /** Metric increments not yet reported, by name and label values (see `count`). */
+  private readonly counts = new Map<string, [string, string[], number]>();
 
   constructor(
     private readonly port: LinkPort,
@@ -98,6 +100,22 @@ export class EngineLink {
   request<T>(op: PortOp, args: unknown, timeoutMs?: number): Promise<T> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     return this.requests.start((id) => this.push([ToEngineKind.REQUEST, id, op, args]), timeoutMs, op) as Promise<T>;
+  }
+
+  /** Adds `n` to the counter `name` (with these label values) that an extension declared on its VM. */
+  count(name: string, labels: string[], n: number): void {
+    const key = `${name}\0${labels.join('\0')}`;
+    const entry = this.counts.get(key);
+    if (entry) entry[2] += n;
+    else this.counts.set(key, [name, labels, n]);
+  }
+
+  /** Reports the heap in use and the counts since the last report (a worker VR does so every second). */
+  reportUsage(heapUsed: number): void {
+    if (this.closedWith) return;
+    const counts = [...this.counts.values()];
+    this.counts.clear();
+    this.push([ToEngineKind.USAGE, { heapUsed, counts }]);
   }
 
   /** Posts what is queued now (used before a worker ends). */

@@ -256,9 +256,10 @@ export class SessionClient implements ProxyHost {
   }
 
   /** Call `path` by name (fork, forkWork): the same as `vm.a.b(...args)`. */
-  callPath(target: { ref?: number; path: readonly PathKey[] }, args: unknown[], remoteName: string, site?: Error, cancel?: CallOptions): Promise<unknown> {
+  callPath(target: { ref?: number; path: readonly PathKey[] }, args: unknown[], remoteName: string, site?: Error, cancel?: CallOptions, chunk = false): Promise<unknown> {
     try {
-      return this.request({ kind: 'call', target, args: this.exportArgs(args, remoteName) }, { remoteName, site, cancel });
+      const request = { kind: 'call', target, args: this.exportArgs(args, remoteName) } as const;
+      return this.request(chunk ? { ...request, chunk: true } : request, { remoteName, site, cancel });
     } catch (error) {
       return Promise.reject(error);
     }

@@ -5,10 +5,11 @@
  * initiator disconnects, exits or its connection is lost, River ends this VR and its worker.
  */
 import { VirtualResource } from '@river/engine';
-import { interceptFrom, sendEncoded } from '@river/engine/internal';
+import { countMetric, interceptFrom, sendEncoded } from '@river/engine/internal';
 import { RaiServer } from '../server/rai-server';
 import type { VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
+import { TRICKLE_METRICS } from './metrics';
 import { raiBodyHeader, readRaiBody } from './rai-body';
 import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_MAX_MESSAGE_BYTES } from './tags';
 
@@ -30,6 +31,11 @@ export default class RaiVR extends VirtualResource {
       // Read at each request, also while a long call held this thread when the VM began to stop:
       // requests not started by then are refused (VM_STOPPING) and go to other VMs.
       stopping: () => this.stopping,
+      answered: (kind, failure, chunk) => {
+        countMetric(this, TRICKLE_METRICS.requests, [kind]);
+        if (failure !== undefined) countMetric(this, TRICKLE_METRICS.failures, [kind, failure]);
+        if (chunk) countMetric(this, TRICKLE_METRICS.chunks);
+      },
       send: (bytes) => {
         unanswered--;
         replies.push(bytes);

@@ -237,6 +237,7 @@ class WorkRun<W> {
         `${target.label}() [forkWork chunk ${chunk.index}]`,
         undefined,
         callOptionsOf(slot.vm),
+        true,
       )
       .then(
         (value) => {

@@ -29,6 +29,8 @@ export interface RaiServerOptions extends RaiSessionOptions {
   stopping?: () => boolean;
   /** The largest encoded reply the transport carries; a larger result is answered with an error. */
   maxReplyBytes?: number;
+  /** Told of every answered request (for the VM's metrics): its kind, its failure if it failed, whether it was a forkWork chunk. */
+  answered?: (kind: string, failure: string | undefined, chunk: boolean) => void;
 }
 
 export class RaiServer {
@@ -40,6 +42,7 @@ export class RaiServer {
   private closed = false;
   private readonly maxReplyBytes: number;
   private readonly stopping: () => boolean;
+  private readonly answered: RaiServerOptions['answered'];
   /** Requests dropped as undecodable (their warnings are rate-limited). */
   private readonly dropped = { count: 0, lastReport: 0 };
 
@@ -48,6 +51,7 @@ export class RaiServer {
     this.sendBytes = options.send;
     this.maxReplyBytes = options.maxReplyBytes ?? Infinity;
     this.stopping = options.stopping ?? (() => false);
+    this.answered = options.answered;
     this.codec = createWireCodec({
       remoteRef: () => {
         throw new TypeError('a session does not accept remote references of its own kind');
@@ -90,24 +94,30 @@ export class RaiServer {
       this.reportUndecodable(new TypeError('request without an id'));
       return;
     }
+    const kind = String(request.kind).slice(0, 16);
+    const chunk = request.kind === 'call' && request.chunk === true;
+    const reply = (r: Reply) => {
+      this.answered?.(kind, r.ok ? undefined : (r.error?.failure ?? 'ERROR'), chunk);
+      this.reply(r);
+    };
     const malformed = malformedRequest(request);
     if (malformed !== undefined) {
-      this.reply(this.session.errorReply(request.id, new RaiFailure('BAD_REQUEST', `malformed ${String(request.kind)} request: ${malformed}`, { name: 'TypeError' }), String(request.kind)));
+      reply(this.session.errorReply(request.id, new RaiFailure('BAD_REQUEST', `malformed ${String(request.kind)} request: ${malformed}`, { name: 'TypeError' }), String(request.kind)));
       return;
     }
     if (RUNS_CODE.has(request.kind) && this.stopping()) {
       const what = describeRequest(request);
       const vm = this.session.vm ? `VM '${this.session.vm.name}'` : 'the VM';
-      this.reply(this.session.errorReply(request.id, new RaiFailure('VM_STOPPING', `${vm} is stopping: ${what} was not run`), what));
+      reply(this.session.errorReply(request.id, new RaiFailure('VM_STOPPING', `${vm} is stopping: ${what} was not run`), what));
       return;
     }
     if (this.decodeProblem !== undefined) {
-      this.reply(this.session.errorReply(request.id, this.decodeProblem, describeTarget(request)));
+      reply(this.session.errorReply(request.id, this.decodeProblem, describeTarget(request)));
       return;
     }
-    const reply = this.session.handle(request);
-    if (reply instanceof Promise) reply.then((settled) => this.reply(settled), (error: unknown) => this.reportUndecodable(error));
-    else this.reply(reply);
+    const handled = this.session.handle(request);
+    if (handled instanceof Promise) handled.then(reply, (error: unknown) => this.reportUndecodable(error));
+    else reply(handled);
   }
 
   /** Ends the session: forgets every held object; later requests are ignored. */
