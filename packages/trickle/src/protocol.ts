@@ -20,7 +20,9 @@ export type RequestKind =
   | 'construct'
   | 'release'
   | 'stats'
-  | 'ping';
+  | 'ping'
+  | 'fold'
+  | 'combine';
 
 /** A path of property keys. Numbers are array indexes (`vm.names[1]`). */
 export type PathKey = string | number;
@@ -117,7 +119,53 @@ export interface StatsRequest extends RequestBase<'stats'> {}
 
 export interface PingRequest extends RequestBase<'ping'> {}
 
+/**
+ * forkWork with `reduce`: call the function at `target` like `call`, then fold its result into
+ * the session's accumulator of run `run` (`acc = reduce(acc, result)`; the first result becomes
+ * the accumulator). The reply is an acknowledgement (`null`), not the result. `chunk` names the
+ * chunk (the accumulator records which chunks it holds).
+ */
+export interface FoldRequest extends RequestBase<'fold'> {
+  run: string;
+  chunk: number;
+  target: Target;
+  args: unknown[];
+  /** The reducer: a function argument (travels as code, like any function argument). */
+  reduce: unknown;
+}
+
+/**
+ * Moving a run's accumulators (see scheduling/reduction.ts):
+ * - `expect`: accept deposit `deposit` of this run from the session at River address `from`
+ *   (replies at once; any other deposit is refused);
+ * - `absorb`: wait for that deposit and fold it into the accumulator; replies `{ chunks }`;
+ * - `give`: send the accumulator to the session at `to` as deposit `deposit` and keep it as a
+ *   snapshot (this session starts a fresh one); replies `{ chunks }` once the receiver has it;
+ * - `restore`: fold snapshot `deposit` back into the accumulator (its receiver was lost);
+ * - `take`: reply `{ value, chunks }` with the accumulator, after folding `extras` into it, and
+ *   start a fresh one;
+ * - `end`: forget the run (accumulator, snapshots, deposits waited for).
+ */
+export type CombineOp =
+  | { op: 'expect'; from: string; deposit: number }
+  | { op: 'absorb'; from: string; deposit: number; reduce: unknown }
+  | { op: 'give'; to: string; deposit: number }
+  | { op: 'restore'; deposit: number; reduce: unknown }
+  | { op: 'take'; extras: unknown[]; reduce: unknown }
+  | { op: 'end' };
+
+export type CombineRequest = RequestBase<'combine'> & { run: string } & CombineOp;
+
+/** What `give`, `absorb` and `take` answer: the chunks the accumulator held. */
+export interface CombineReply {
+  chunks: number[];
+  /** `take` only: the accumulator. */
+  value?: unknown;
+}
+
 export type Request =
+  | FoldRequest
+  | CombineRequest
   | InjectRequest
   | CallRequest
   | GetRequest
@@ -133,6 +181,8 @@ export interface SessionStats {
   objects: number;
   /** Sum of their reference counts. */
   references: number;
+  /** forkWork `reduce` runs whose accumulators the session keeps (until the run ends). */
+  runs: number;
 }
 
 /** Reply value of an `inject` request: the names now defined in the namespace. */
@@ -173,7 +223,13 @@ export type FailureCode =
   /** The request itself could not be decoded or is malformed. */
   | 'BAD_REQUEST'
   /** The VM is stopping (graceful removal): the request was not run; it may go to another VM. */
-  | 'VM_STOPPING';
+  | 'VM_STOPPING'
+  /** forkWork reduce: another session refused an accumulator (not a session of the same run). */
+  | 'REFUSED'
+  /** forkWork reduce: a session taking part in combining accumulators went away. */
+  | 'PEER_LOST'
+  /** forkWork reduce: this session cannot address other sessions (no River address). */
+  | 'NO_PEERS';
 
 /**
  * An error as it travels. `props` holds the error's own enumerable properties (`code`, custom
@@ -189,9 +245,17 @@ export interface ErrorInfo {
   failure?: FailureCode;
   /** For `FREE_VARIABLE`: the variable. */
   variable?: string;
+  /**
+   * What was running when it failed, when that is not the request itself: a forkWork reducer
+   * (`mergeInto()`, folding a chunk's result). The initiator names it instead of the request.
+   */
+  during?: string;
 }
 
-const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(['inject', 'call', 'get', 'set', 'construct', 'release', 'stats', 'ping']);
+const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(['inject', 'call', 'get', 'set', 'construct', 'release', 'stats', 'ping', 'fold', 'combine']);
+/** Accumulators a session keeps at once (one per forkWork reduce run of its initiator). */
+export const MAX_RUNS = 64;
+const COMBINE_OPS: ReadonlySet<string> = new Set(['expect', 'absorb', 'give', 'restore', 'take', 'end']);
 /** Longest path a request may name (a path is one property read per key). */
 export const MAX_PATH_LENGTH = 1000;
 
@@ -208,14 +272,27 @@ export function malformedRequest(request: unknown): string | undefined {
   const kind = request.kind;
   if (typeof kind !== 'string') return "'kind' must be a string";
   if (!REQUEST_KINDS.has(kind)) return undefined;
-  if (kind === 'call' || kind === 'get' || kind === 'set' || kind === 'construct') {
+  if (kind === 'fold' || kind === 'combine') {
+    if (typeof request.run !== 'string' || request.run === '' || request.run.length > 100) return "'run' must be a non-empty string";
+  }
+  if (kind === 'fold' && !Number.isSafeInteger(request.chunk)) return "'chunk' must be an integer";
+  if (kind === 'combine') {
+    const op = request.op;
+    if (typeof op !== 'string' || !COMBINE_OPS.has(op)) return "'op' must be one of expect, absorb, give, restore, take, end";
+    if (op !== 'end' && op !== 'take' && !Number.isSafeInteger(request.deposit)) return "'deposit' must be an integer";
+    if ((op === 'expect' || op === 'absorb') && (typeof request.from !== 'string' || request.from === '')) return "'from' must be a River address";
+    if (op === 'give' && (typeof request.to !== 'string' || request.to === '')) return "'to' must be a River address";
+    if (op === 'take' && !Array.isArray(request.extras)) return "'extras' must be a list";
+    return undefined;
+  }
+  if (kind === 'call' || kind === 'get' || kind === 'set' || kind === 'construct' || kind === 'fold') {
     const target = request.target;
     if (!isObject(target)) return "'target' must be a map { ref?, path }";
     if (target.ref !== undefined && !Number.isSafeInteger(target.ref)) return "'target.ref' must be an integer";
     const path = target.path;
     if (!Array.isArray(path) || path.length > MAX_PATH_LENGTH) return `'target.path' must be a list of at most ${MAX_PATH_LENGTH} keys`;
     for (const key of path) if (typeof key !== 'string' && typeof key !== 'number') return "'target.path' keys must be strings or numbers";
-    if ((kind === 'call' || kind === 'construct') && !Array.isArray(request.args)) return "'args' must be a list";
+    if ((kind === 'call' || kind === 'construct' || kind === 'fold') && !Array.isArray(request.args)) return "'args' must be a list";
     if (kind === 'set' && !('value' in request)) return "'value' is missing";
   } else if (kind === 'inject') {
     if (!Array.isArray(request.items)) return "'items' must be a list";

@@ -39,6 +39,12 @@ export interface LinkListener {
 export interface SessionLink {
   readonly vm: VMRef;
   /**
+   * Optional: where the other sessions of the same initiator reach this one (River: the RAI VR's
+   * UUID). forkWork `reduce` combines accumulators session to session through it; sessions
+   * without one are combined on the initiator.
+   */
+  readonly address?: string;
+  /**
    * Optional: the largest encoded request the link can carry. A larger one is refused at once
    * (SerializationError) instead of being sent.
    */

@@ -138,3 +138,19 @@ describe('forkWork / forkGen (dynamic scheduling)', () => {
     await expect(forkWork(vms, sumChunk, [1], { chunksize: 0 })).rejects.toThrow(/chunksize must be a positive integer/);
   });
 });
+
+describe('forkWork with reduce on sessions that cannot address each other (worker threads)', () => {
+  function add(a: number, b: number) {
+    return a + b;
+  }
+  test('the accumulators are combined on the initiator: the same single value', async () => {
+    const items = Array.from({ length: 200 }, (_, i) => i);
+    expect(await forkWork(vms, sumChunk, items, { chunksize: 9, reduce: add })).toBe((199 * 200) / 2);
+    expect(await forkWork(vms, sumChunk, [], { reduce: add, initial: 7 })).toBe(7);
+  });
+
+  test('forkGen refuses reduce; a reducer that is not a function is refused', async () => {
+    await expect(forkGen(vms, sumChunk, [1], { reduce: add } as never)[Symbol.asyncIterator]().next()).rejects.toThrow(/use forkWork/);
+    await expect(forkWork(vms, sumChunk, [1], { reduce: 'add' } as never)).rejects.toThrow(/reduce must be a function/);
+  });
+});

@@ -80,7 +80,7 @@ describe('releasing remote objects', () => {
     const first = await vm.shared;
     const second = await vm.shared;
     expect(second).toBe(first); // one proxy per remote object while it is alive
-    expect(await sessionStats(vm)).toEqual({ objects: base + 1, references: expect.any(Number) });
+    expect(await sessionStats(vm)).toEqual({ objects: base + 1, references: expect.any(Number), runs: 0 });
     const refs = (await sessionStats(vm)).references;
     await release(first);
     expect((await sessionStats(vm)).objects).toBe(base);

@@ -17,7 +17,7 @@ import {
   VMLostError,
   VMStoppingError,
 } from '../errors';
-import type { CodeDescription, PathKey, Reply, Request, SessionStats } from '../protocol';
+import type { CodeDescription, CombineOp, CombineReply, PathKey, Reply, Request, SessionStats } from '../protocol';
 import type { SessionLink, VMRef } from '../session-link';
 import { describeFunction } from '../source';
 import { CodeRef, TargetRef } from '../values/markers';
@@ -260,6 +260,36 @@ export class SessionClient implements ProxyHost {
     try {
       const request = { kind: 'call', target, args: this.exportArgs(args, remoteName) } as const;
       return this.request(chunk ? { ...request, chunk: true } : request, { remoteName, site, cancel });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Where the initiator's other sessions reach this one, when they can (forkWork `reduce`). */
+  get address(): string | undefined {
+    return this.link.address;
+  }
+
+  /** forkWork `reduce`: runs a chunk and folds its result into the session's accumulator of `run`. */
+  fold(run: string, chunk: number, target: { ref?: number; path: readonly PathKey[] }, arg: unknown, reduce: Function, remoteName: string, cancel?: CallOptions): Promise<unknown> {
+    try {
+      const [exported, reducer] = this.exportArgs([arg, reduce], remoteName);
+      return this.request({ kind: 'fold', run, chunk, target, args: [exported], reduce: reducer }, { remoteName, cancel });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** forkWork `reduce`: one step of moving a run's accumulators (see protocol.ts, CombineOp). */
+  combine(run: string, op: CombineOp, remoteName = `forkWork reduce (${op.op})`): Promise<CombineReply | null> {
+    try {
+      const body = { kind: 'combine', run, ...op } as RequestBody;
+      if ('reduce' in op || 'extras' in op) {
+        const withCode = body as { reduce?: unknown; extras?: unknown[] };
+        if ('reduce' in op) withCode.reduce = this.exportArgs([op.reduce], remoteName)[0];
+        if ('extras' in op) withCode.extras = this.exportArgs(op.extras as unknown[], remoteName);
+      }
+      return this.request(body, { remoteName }) as Promise<CombineReply | null>;
     } catch (error) {
       return Promise.reject(error);
     }

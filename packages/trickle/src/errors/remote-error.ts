@@ -45,7 +45,9 @@ export class RemoteError extends TrickleError {
 
   constructor(info: ErrorInfo, options: RemoteErrorOptions) {
     const props = info.props ?? {};
-    const where = options.remoteName ? `, in ${options.remoteName}` : '';
+    // A failure during something other than the request itself (a forkWork reducer) names that.
+    const remoteName = info.during ?? options.remoteName;
+    const where = remoteName ? `, in ${remoteName}` : '';
     super(`${info.message} [${info.name} on ${vmLabel(options.vm)}${where}]`, {
       code: typeof props.code === 'string' ? props.code : ErrorCodes.REMOTE,
       cause: info.cause === undefined ? undefined : causeOf(info.cause, options.vm),
@@ -55,7 +57,7 @@ export class RemoteError extends TrickleError {
     Object.defineProperty(this, 'name', { value: info.name, writable: true, configurable: true, enumerable: false });
     this.remoteMessage = info.message;
     const self = this as { -readonly [K in keyof RemoteError]: RemoteError[K] };
-    if (options.remoteName !== undefined) self.remoteName = options.remoteName;
+    if (remoteName !== undefined) self.remoteName = remoteName;
     if (info.stack !== undefined) self.remoteStack = info.stack;
     if (info.failure !== undefined) self.failure = info.failure;
     if (info.variable !== undefined) self.variable = info.variable;

@@ -10,6 +10,7 @@ import { RaiServer } from '../server/rai-server';
 import type { VMRef } from '../session-link';
 import { MessageBatcher, unbatch } from '../worker/batch';
 import { TRICKLE_METRICS } from './metrics';
+import { RiverPeerExchange } from './peer-exchange';
 import { raiBodyHeader, readRaiBody } from './rai-body';
 import { RAI_DRAIN_TAG, RAI_END_TAG, RAI_MAX_MESSAGE_BYTES } from './tags';
 
@@ -25,8 +26,11 @@ export default class RaiVR extends VirtualResource {
     const settle = () => {
       if (drain.phase === 'acknowledged' && unanswered <= 0) drained.abort();
     };
+    // forkWork `reduce`: accumulators go session to session, as this session's initiator directs.
+    const peers = new RiverPeerExchange(this);
     const server = new RaiServer({
       vm,
+      peers,
       maxReplyBytes: RAI_MAX_MESSAGE_BYTES,
       // Read at each request, also while a long call held this thread when the VM began to stop:
       // requests not started by then are refused (VM_STOPPING) and go to other VMs.
@@ -68,10 +72,11 @@ export default class RaiVR extends VirtualResource {
       unbatch(batch, receive);
       return true;
     });
-    // Only the initiator speaks to a session: anything from another VR is dropped, so strays
-    // cannot pile up in the mailbox (the loop below only takes the initiator's messages).
+    // Only the initiator speaks to a session, and the sessions it told this one to expect an
+    // accumulator from (peer-exchange.ts): anything else from another VR is refused or dropped,
+    // so strays cannot pile up in the mailbox (the loop below only takes the initiator's messages).
     void (async () => {
-      for (;;) await this.recv((msg) => msg.src !== initiator);
+      for (;;) peers.stray(await this.recv((msg) => msg.src !== initiator && !peers.awaits(msg)));
     })().catch(() => undefined);
     try {
       for (;;) {

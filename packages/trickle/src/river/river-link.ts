@@ -64,6 +64,11 @@ export class RiverLink implements SessionLink {
     this.receiving = this.receive();
   }
 
+  /** Where the initiator's other sessions reach this one (forkWork `reduce`). */
+  get address(): string {
+    return this.rai;
+  }
+
   ref(): void {
     keepAlive(this.initiator, +1);
   }

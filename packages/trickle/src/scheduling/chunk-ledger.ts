@@ -102,6 +102,17 @@ export class ChunkLedger<W> {
     return this.requeue(entry);
   }
 
+  /**
+   * A completed chunk must be done again: its result was folded into an accumulator that was
+   * lost with its VM (forkWork `reduce`). It waits to be re-issued, counted as lost.
+   */
+  reopen(chunk: Chunk<W>): void {
+    if (this.open.has(chunk.index)) return;
+    const entry: OpenChunk<W> = { chunk, attempts: 0, lost: true };
+    this.open.set(chunk.index, entry);
+    this.requeue(entry);
+  }
+
   /** An attempt ended without a result and without losing its VM (the run is failing anyway). */
   dropped(chunk: Chunk<W>): void {
     const entry = this.open.get(chunk.index);

@@ -30,6 +30,7 @@ import { clientOf } from '../vm';
 import { DynamicBalancer, type Balancer, type WorkerSlot } from './balancer';
 import { ChunkLedger } from './chunk-ledger';
 import { isLiveVMs, type LiveVMs } from './live-vms';
+import { Reduction, type Reducer, type ReductionHost } from './reduction';
 import { ChunkQueue, IterableChunkQueue, type Chunk, type WorkQueue } from './work-queue';
 
 /** forkGen's default `buffer`: results that may wait for a slow consumer. */
@@ -79,8 +80,32 @@ export interface ForkWorkOptions<W = unknown> {
   waitForVMsMs?: number;
 }
 
+/**
+ * forkWork with `reduce`: the VMs fold the results and forkWork resolves with ONE value.
+ * `R` is what the function returns (awaited): the accumulator has the same type.
+ */
+export interface ReduceOptions<W, R> extends Omit<ForkWorkOptions<W>, 'ordered' | 'buffer'> {
+  /**
+   * `reduce(acc, result) => acc`, associative and commutative (the order in which results meet
+   * is not defined). It runs on the VMs (its source travels, like any function argument): each
+   * VM folds the results of its own chunks as they finish — the first result is the VM's
+   * accumulator, each later one is folded in with `acc = reduce(acc, result)` — then the VMs
+   * combine their accumulators with the same function, and the initiator receives one value. It
+   * may update `acc` in place and return it. Synchronous; what it uses must be in the session
+   * (inject it, or `require` inside).
+   */
+  reduce: Reducer<R>;
+  /**
+   * Folded in once, like one more result (with no work at all, it is the answer). Without it,
+   * forkWork resolves with `undefined` when there was no work.
+   */
+  initial?: R;
+}
+
 type AnyFunction = (arg: any) => any;
 type ResultOf<F> = F extends AnyFunction ? Returned<Awaited<ReturnType<F>>> : unknown;
+/** What `fn` returns on the VM (awaited): what a reducer folds. */
+type RawResultOf<F> = F extends AnyFunction ? Awaited<ReturnType<F>> : any;
 
 /** Where a VM stands in a run: only `in` gets chunks. */
 type Membership =
@@ -97,7 +122,7 @@ interface Slot extends WorkerSlot {
 }
 
 /** One forkGen run: dispatch, collect, re-issue, and wake the consumer. */
-class WorkRun<W> {
+class WorkRun<W> implements ReductionHost<W> {
   private readonly slots: Slot[] = [];
   private readonly completed: Array<{ index: number; value: unknown }> = [];
   private readonly byIndex = new Map<number, unknown>();
@@ -114,6 +139,11 @@ class WorkRun<W> {
   private readonly waitForVMsMs: number;
   /** Set while the run has no VM and waits for one to join (a live set): until when, and its timer. */
   private waitingForVMs: { until: number; timer: NodeJS.Timeout } | undefined;
+  /** forkWork `reduce`: results stay on the VMs, folded (undefined: results come back). */
+  readonly reduction: Reduction<W> | undefined;
+  /** Rejects when the run fails (a reduction waiting on the VMs races it). */
+  readonly failed: Promise<never>;
+  private rejectFailed!: (error: unknown) => void;
 
   constructor(
     private readonly fn: Callee,
@@ -131,6 +161,47 @@ class WorkRun<W> {
     const wait = options.waitForVMsMs ?? DEFAULT_WAIT_FOR_VMS_MS;
     if (!(typeof wait === 'number' && wait >= 0)) throw new RangeError(`forkWork: waitForVMsMs must be a number >= 0, got ${String(wait)}`);
     this.waitForVMsMs = wait;
+    this.failed = new Promise<never>((_, reject) => {
+      this.rejectFailed = reject;
+    });
+    this.failed.catch(() => undefined);
+    const reduce = (options as ReduceOptions<W, unknown>).reduce;
+    this.reduction =
+      reduce === undefined
+        ? undefined
+        : new Reduction(reduce, 'initial' in options && options.initial !== undefined ? { value: (options as ReduceOptions<W, unknown>).initial } : undefined, this);
+  }
+
+  // ---- ReductionHost ---------------------------------------------------------------------
+
+  reopen(chunks: Chunk<W>[]): void {
+    for (const chunk of chunks) {
+      this.ledger.reopen(chunk);
+      this.done -= chunk.items.length;
+    }
+    this.progress();
+  }
+
+  changed(): void {
+    this.dispatch();
+    this.notify();
+  }
+
+  hasWork(): boolean {
+    return !this.ledger.finished;
+  }
+
+  /** The VMs of the run (a reduction combines the accumulators of those that hold any). */
+  get participants(): readonly Slot[] {
+    return this.slots;
+  }
+
+  private progress(): void {
+    try {
+      this.onProgress?.({ done: this.done, total: this.ledger.total });
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   /** Whether VMs may still join this run: a live set that is watching, and waiting is allowed. */
@@ -162,9 +233,9 @@ class WorkRun<W> {
     }
     slot.unwatch = client.watch((event) => {
       if (event.kind === 'lost') this.vmLost(slot, new VMLostError(client.vm, { cause: event.reason, during: 'forkWork' }));
-      else this.leave(slot);
+      else this.drain(slot);
     });
-    if (client.isDraining) this.leave(slot);
+    if (client.isDraining) this.drain(slot);
     this.dispatch();
     this.notify();
   }
@@ -178,6 +249,7 @@ class WorkRun<W> {
   fail(error: unknown): void {
     if (this.failure) return;
     this.failure = { error };
+    this.rejectFailed(error);
     this.stop();
   }
 
@@ -209,6 +281,13 @@ class WorkRun<W> {
     }
   }
 
+  /** The VM is stopping: it leaves, and with `reduce` its accumulator comes here before it goes. */
+  private drain(slot: Slot): void {
+    const wasIn = slot.membership.kind === 'in';
+    this.leave(slot);
+    if (wasIn && this.reduction && !this.stopped) this.reduction.draining(slot);
+  }
+
   private leave(slot: Slot): void {
     if (slot.membership.kind !== 'in') return;
     slot.membership = { kind: 'leaving' };
@@ -223,6 +302,7 @@ class WorkRun<W> {
     slot.unwatch();
     this.lostVMs.push(clientOf(slot.vm).vm);
     this.lastLoss = error;
+    this.reduction?.lost(slot);
     this.notify();
   }
 
@@ -230,16 +310,13 @@ class WorkRun<W> {
     slot.inFlight++;
     const client = clientOf(slot.vm);
     const { target } = slot;
-    client
-      .callPath(
-        target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path },
-        [chunk.arg],
-        `${target.label}() [forkWork chunk ${chunk.index}]`,
-        undefined,
-        callOptionsOf(slot.vm),
-        true,
-      )
-      .then(
+    const at = target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path };
+    const remoteName = `${target.label}() [forkWork chunk ${chunk.index}]`;
+    const reduction = this.reduction;
+    (reduction
+      ? reduction.fold(slot, chunk, at, remoteName, callOptionsOf(slot.vm))
+      : client.callPath(at, [chunk.arg], remoteName, undefined, callOptionsOf(slot.vm), true)
+    ).then(
         (value) => {
           slot.inFlight--;
           slot.completed++;
@@ -251,14 +328,11 @@ class WorkRun<W> {
             return;
           }
           this.done += chunk.items.length;
-          if (this.options.ordered) this.byIndex.set(chunk.index, value);
+          if (reduction) reduction.record(slot, chunk);
+          else if (this.options.ordered) this.byIndex.set(chunk.index, value);
           else this.completed.push({ index: chunk.index, value });
-          try {
-            this.onProgress?.({ done: this.done, total: this.ledger.total });
-          } catch (error) {
-            this.fail(error);
-            return;
-          }
+          this.progress();
+          if (this.stopped) return;
           this.dispatch();
           this.notify();
         },
@@ -389,6 +463,21 @@ export function forkGen(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
 }
 
 async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions): AsyncGenerator<unknown> {
+  if ((options as { reduce?: unknown }).reduce !== undefined) throw new TypeError('forkGen: `reduce` gives one value, not a stream of results: use forkWork');
+  const run = startRun(vms, fn, work, options);
+  try {
+    for (;;) {
+      const step = await run.run.next();
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    run.close();
+  }
+}
+
+/** Sets up a run over `vms` (a live set is followed) and its abort signal. */
+function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions): { run: WorkRun<unknown>; close: () => void } {
   const { signal } = options;
   signal?.throwIfAborted();
   // Arrays (and Sets, whose size is known) are handed out by position; any other iterable — a
@@ -403,6 +492,11 @@ async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
   const onAbort = () => run.fail(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let unsubscribe: (() => void) | undefined;
+  const close = () => {
+    run.stop();
+    unsubscribe?.();
+    signal?.removeEventListener('abort', onAbort);
+  };
   try {
     const list = live ? live.current() : (vms as readonly VM[]);
     // An empty live set that is watching may yet get a VM (see waitForVMsMs).
@@ -414,27 +508,61 @@ async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
       });
     }
     for (const vm of list) run.addVM(vm);
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return { run, close };
+}
+
+/**
+ * forkWork with `reduce`: the chunks are folded on the VMs; once all are, the accumulators are
+ * combined VM to VM (scheduling/reduction.ts) and the one value comes back. A loss while
+ * combining sends the run back to counting what was lost, then combining again.
+ */
+async function reduceWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ReduceOptions<unknown, unknown>): Promise<unknown> {
+  if (typeof options.reduce !== 'function') throw new TypeError(`forkWork: reduce must be a function (acc, result) => acc, got ${typeof options.reduce}`);
+  const { run, close } = startRun(vms, fn, work, options as ForkWorkOptions);
+  const reduction = run.reduction!;
+  try {
     for (;;) {
       const step = await run.next();
-      if (step.done) return;
-      yield step.value;
+      if (!step.done) continue;
+      const result = await Promise.race([reduction.combine(run.participants), run.failed]);
+      if (result) return result.value;
     }
   } finally {
-    run.stop();
-    unsubscribe?.();
-    signal?.removeEventListener('abort', onAbort);
+    close();
+    reduction.end(run.participants);
   }
 }
 
-/** `forkGen`, collected: resolves with every result (completion order, or work order with `ordered`). */
+/**
+ * `forkGen`, collected: resolves with every result (completion order, or work order with
+ * `ordered`). With `reduce`, resolves with ONE value instead: the results folded on the VMs and
+ * combined VM to VM (see {@link ReduceOptions}).
+ */
+export async function forkWork<F extends AnyFunction, W = unknown>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F | string,
+  work: Iterable<W>,
+  options: ReduceOptions<W, RawResultOf<F>> & { initial: RawResultOf<F> },
+): Promise<Returned<RawResultOf<F>>>;
+export async function forkWork<F extends AnyFunction, W = unknown>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F | string,
+  work: Iterable<W>,
+  options: ReduceOptions<W, RawResultOf<F>>,
+): Promise<Returned<RawResultOf<F>> | undefined>;
 export async function forkWork<F extends AnyFunction, W = unknown>(
   vms: readonly VM[] | LiveVMs,
   fn: F | string,
   work: Iterable<W>,
   options?: ForkWorkOptions<W>,
 ): Promise<ResultOf<F>[]>;
-export async function forkWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions = {}): Promise<unknown[]> {
+export async function forkWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions | ReduceOptions<unknown, unknown> = {}): Promise<unknown> {
+  if ((options as { reduce?: unknown }).reduce !== undefined) return reduceWork(vms, fn, work, options as ReduceOptions<unknown, unknown>);
   const results: unknown[] = [];
-  for await (const result of forkGen(vms, fn as string, work, options)) results.push(result);
+  for await (const result of forkGen(vms, fn as string, work, options as ForkWorkOptions)) results.push(result);
   return results;
 }

@@ -95,7 +95,7 @@ export class RaiServer {
       return;
     }
     const kind = String(request.kind).slice(0, 16);
-    const chunk = request.kind === 'call' && request.chunk === true;
+    const chunk = (request.kind === 'call' && request.chunk === true) || request.kind === 'fold';
     const reply = (r: Reply) => {
       this.answered?.(kind, r.ok ? undefined : (r.error?.failure ?? 'ERROR'), chunk);
       this.reply(r);
@@ -171,7 +171,7 @@ export class RaiServer {
 }
 
 /** Requests a stopping VM refuses: they would run code (release, stats and ping do not). */
-const RUNS_CODE: ReadonlySet<string> = new Set(['call', 'construct', 'get', 'set', 'inject']);
+const RUNS_CODE: ReadonlySet<string> = new Set(['call', 'construct', 'get', 'set', 'inject', 'fold']);
 
 /** `foo()`, `new Stack()`, `names`, `inject(a, b)`: what a request does, for messages. */
 function describeRequest(request: Request): string {

@@ -11,7 +11,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type {
   CodeDescription,
+  CombineReply,
+  CombineRequest,
   ErrorReply,
+  FoldRequest,
   InjectResult,
   Path,
   PathKey,
@@ -23,6 +26,7 @@ import type {
 import type { VMRef } from '../session-link';
 import { RemoteRef } from '../values/markers';
 import { Where, walkValue, type WalkVisitor } from '../values/walk';
+import { Accumulators, ReducerFailure, type PeerExchange } from './accumulators';
 import { RaiFailure, toErrorInfo } from './error-info';
 import { evaluateCode, excerpt } from './evaluate';
 import { HandleTable } from './handle-table';
@@ -36,6 +40,11 @@ export interface RaiSessionOptions {
    * Injected code is evaluated in that realm, so its free variables resolve there.
    */
   global?: Record<string, unknown>;
+  /**
+   * How this session reaches the other sessions of its initiator (forkWork `reduce` combines
+   * accumulators session to session). Without it, `give`/`expect`/`absorb` fail with NO_PEERS.
+   */
+  peers?: PeerExchange;
 }
 
 const MAX_CACHED_CODE = 512;
@@ -46,13 +55,31 @@ const RESULT = '\u0000result\u0000';
 function requestLabel(request: Request): string {
   if (!('target' in request)) return String(request.kind);
   const name = targetText(request.target);
-  return request.kind === 'call' ? `${name}()` : request.kind === 'construct' ? `new ${name}()` : name;
+  return request.kind === 'call' || request.kind === 'fold' ? `${name}()` : request.kind === 'construct' ? `new ${name}()` : name;
 }
+
+/** Values an accumulator may hold to travel: plain data only (never a reference to this session). */
+const plainOnly: WalkVisitor = {
+  func: (_fn, where) => {
+    throw new RaiFailure('UNSERIALIZABLE', `${where} is a function: an accumulator travels between sessions, so it must be plain data`, { name: 'TypeError' });
+  },
+  object: (object, where) => {
+    throw new RaiFailure('UNSERIALIZABLE', `${where} is an instance of ${typeName(object)}: an accumulator travels between sessions, so it must be plain data (primitives, arrays, plain objects, Map, Set, Date, typed arrays)`, { name: 'TypeError' });
+  },
+  fail: (reason, where) => {
+    throw new RaiFailure('UNSERIALIZABLE', `cannot send ${where}: ${reason}`, { name: 'TypeError' });
+  },
+  objectsWithFunctions: 'walk',
+};
+const checkPlain = (value: unknown): void => void walkValue(value, plainOnly, new Where('the accumulator'));
 
 export class RaiSession {
   readonly handles = new HandleTable();
   readonly global: Record<string, unknown>;
   readonly vm: VMRef | undefined;
+  /** forkWork `reduce`: the accumulators of this session's runs. */
+  readonly accumulators: Accumulators;
+  private readonly peers: PeerExchange | undefined;
   /** Functions received as arguments, by source: the same function sent again is not re-evaluated. */
   private readonly codeCache = new Map<string, Function>();
   private readonly exporter: WalkVisitor;
@@ -60,6 +87,8 @@ export class RaiSession {
   constructor(options: RaiSessionOptions = {}) {
     this.global = options.global ?? (globalThis as unknown as Record<string, unknown>);
     this.vm = options.vm;
+    this.peers = options.peers;
+    this.accumulators = new Accumulators();
     prepareNamespace(this.global);
     this.exporter = {
       func: (fn) => new RemoteRef(this.handles.add(fn), 'function'),
@@ -94,6 +123,10 @@ export class RaiSession {
           return { id, ok: true, value: this.stats() satisfies SessionStats };
         case 'ping':
           return { id, ok: true, value: 'pong' };
+        case 'fold':
+          return this.fold(request);
+        case 'combine':
+          return this.combine(request);
         default:
           throw new RaiFailure('BAD_REQUEST', `unknown request kind '${String((request as { kind?: unknown }).kind)}'`);
       }
@@ -103,11 +136,12 @@ export class RaiSession {
   }
 
   stats(): SessionStats {
-    return { objects: this.handles.size, references: this.handles.references };
+    return { objects: this.handles.size, references: this.handles.references, runs: this.accumulators.size };
   }
 
   /** Forgets every object held for the initiator. */
   close(): void {
+    this.accumulators.clear();
     this.handles.clear();
     this.codeCache.clear();
   }
@@ -136,7 +170,82 @@ export class RaiSession {
   }
 
   errorReply(id: number, error: unknown, name: string): ErrorReply {
+    if (error instanceof ReducerFailure) {
+      const reply = this.errorReply(id, error.error, error.during);
+      reply.error.during = error.during;
+      return reply;
+    }
     return { id, ok: false, error: toErrorInfo(this.explain(error, name), (value) => this.exportValue(value, 'an error property')) };
+  }
+
+  /** forkWork `reduce`: runs one chunk like `call`, folds its result, answers an acknowledgement. */
+  private fold(request: FoldRequest): Reply | Promise<Reply> {
+    const { id, target, run, chunk, reduce } = request;
+    const name = targetText(target);
+    if (typeof reduce !== 'function') throw new RaiFailure('BAD_REQUEST', `the forkWork reducer is not a function (it is ${describe(reduce)})`, { name: 'TypeError' });
+    const { holder, value } = this.resolve(target, 'call');
+    if (typeof value !== 'function') {
+      throw new RaiFailure('NOT_CALLABLE', `${name} is not a function (it is ${describe(value)})`, { name: 'TypeError' });
+    }
+    const label = `${name}() [forkWork chunk ${chunk}]`;
+    const fold = (result: unknown): Reply => {
+      try {
+        this.accumulators.fold(run, chunk, result, reduce, label);
+        return { id, ok: true, value: null };
+      } catch (error) {
+        return this.errorReply(id, error, `${name}()`);
+      }
+    };
+    const result = Reflect.apply(value, holder, request.args);
+    if (isThenable(result)) return Promise.resolve(result).then(fold, (error) => this.errorReply(id, error, `${name}()`));
+    return fold(result);
+  }
+
+  /** forkWork `reduce`: moves accumulators between sessions, restores, hands them over. */
+  private combine(request: CombineRequest): Reply | Promise<Reply> {
+    const { id, run } = request;
+    const label = `forkWork reduce (${request.op})`;
+    const fail = (error: unknown) => this.errorReply(id, error, label);
+    switch (request.op) {
+      case 'expect':
+        this.peersOf().expect(run, request.from, request.deposit);
+        this.accumulators.signalOf(run);
+        return { id, ok: true, value: null };
+      case 'absorb': {
+        const signal = this.accumulators.signalOf(run);
+        return this.peersOf()
+          .receive(run, request.from, request.deposit, signal)
+          .then((incoming) => ({ id, ok: true, value: { chunks: this.accumulators.absorb(run, incoming, request.reduce) } satisfies CombineReply }) as Reply)
+          .catch(fail);
+      }
+      case 'give': {
+        const peers = this.peersOf();
+        const signal = this.accumulators.signalOf(run);
+        const acc = this.accumulators.give(run, request.deposit, checkPlain);
+        return peers
+          .send(run, request.to, request.deposit, acc, signal)
+          .then(() => ({ id, ok: true, value: { chunks: acc.chunks } satisfies CombineReply }) as Reply)
+          .catch(fail);
+      }
+      case 'restore':
+        this.accumulators.restore(run, request.deposit, request.reduce);
+        return { id, ok: true, value: null };
+      case 'take': {
+        const acc = this.accumulators.take(run, request.extras, request.reduce, checkPlain);
+        return { id, ok: true, value: { chunks: acc?.chunks ?? [], value: acc?.value } satisfies CombineReply };
+      }
+      case 'end':
+        this.accumulators.end(run);
+        this.peers?.forget(run);
+        return { id, ok: true, value: null };
+      default:
+        throw new RaiFailure('BAD_REQUEST', `unknown combine op '${String((request as { op?: unknown }).op)}'`);
+    }
+  }
+
+  private peersOf(): PeerExchange {
+    if (!this.peers) throw new RaiFailure('NO_PEERS', 'this session cannot address other sessions (it is not a River VR)');
+    return this.peers;
   }
 
   private call(id: number, target: Target, args: unknown[]): Reply | Promise<Reply> {
