@@ -88,7 +88,7 @@ test('source that does not evaluate: DeployError; no river:exit follows', async 
   expect(init.tryRecv({ tag: 'river:exit' })).toBeUndefined();
   // Not a VR class at all: refused before shipping.
   await expect(init.deploy(vmA, class NotAVR {} as never)).rejects.toMatchObject({ name: 'DeployError' });
-  await expect(init.deploy(vmA, 'no-such-extension')).rejects.toMatchObject({ name: 'DeployError', message: expect.stringMatching(/no extension named no-such-extension/) });
+  await expect(init.deploy(vmA, 'no-such-extension')).rejects.toMatchObject({ name: 'DeployError', message: expect.stringMatching(/no extension named "no-such-extension"/) });
   await echoWorks(vmA);
 });
 

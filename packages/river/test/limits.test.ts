@@ -12,12 +12,13 @@ import { encode } from '@river/sfm';
 import { MessageTooLargeError, NotParentError, ResourceLimitError, VRExitedError, generateKey, startInitiator, type Initiator, type VMInfo } from '../src';
 import { FrameKind } from '../src/protocol';
 import { RawClient } from './fixtures/raw-client';
-import { eventually, startVm, type VmProcess } from './fixtures/vm-process';
+import { eventually, startVm, threadsAndChildren, type VmProcess } from './fixtures/vm-process';
 import { Echo, Flood, Hog, Spinner } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
 
-const threads = (vm: VmProcess) => readdirSync(`/proc/${vm.pid}/task`).length;
+/** Threads and child processes of a VM: each VR adds one (a process here: the VM caps VR heaps). */
+const threads = (vm: VmProcess) => threadsAndChildren(vm.pid);
 /** Resident memory now, and its high-water mark, in MiB. */
 function rss(pid: number): { now: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -80,7 +81,7 @@ test('a VR over its heap limit ends with ResourceLimitError naming the limit; th
   const exit = await init.recv({ src: asked, tag: 'river:exit' }, { timeoutMs: 30_000 });
   expect(ResourceLimitError.isInstance(exit.error)).toBe(true);
   expect((exit.error as ResourceLimitError).limits).toEqual({ maxOldGenerationSizeMb: 32 });
-  expect((exit.error as Error).message).toMatch(/ran out of memory: it reached the heap limit of its worker \(maxOldGenerationSizeMb 32\)/);
+  expect((exit.error as Error).message).toMatch(/ran out of memory: it reached the heap limit of its process \(maxOldGenerationSizeMb 32\)/);
   // Asking for no limit, or a larger one, gets the VM's --max-vr-heap-mb.
   for (const resourceLimits of [undefined, { maxOldGenerationSizeMb: 4096 }]) {
     const capped = await init.deployWith(info, Hog, { resourceLimits });

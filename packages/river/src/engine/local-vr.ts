@@ -1,5 +1,3 @@
-import type { Worker } from 'node:worker_threads';
-
 import { packOutbox } from '../port-batch';
 import type { Lifetime, ToEngine, ToVR, UUID } from '../protocol';
 
@@ -32,7 +30,8 @@ export class LocalVR {
     readonly parent: UUID | null,
     readonly lifetime: Lifetime,
     readonly port: PortLike,
-    readonly worker: Worker | undefined,
+    /** Its worker thread or process (none for an initiator VR). */
+    readonly worker: { terminate(): Promise<unknown> } | undefined,
   ) {}
 
   post(item: ToVR): void {

@@ -1,6 +1,12 @@
 /**
- * Starts deployed VRs, each in its own worker thread, and watches them end. A VR's failure —
- * `main` throwing, an uncaught error in its worker, running out of memory — ends that VR only.
+ * Starts deployed VRs, each in its own worker thread — or, when it has a heap limit, in its own
+ * child process — and watches them end. A VR's failure — `main` throwing, an uncaught error,
+ * running out of memory — ends that VR only.
+ *
+ * Why processes for VRs with a heap limit: Node's worker resource limits are best effort. A
+ * worker whose next allocation does not fit even after V8's near-limit grace (a Map or array
+ * doubling its backing store, a large string) makes V8 abort the whole process — the VM and
+ * every other session. A child process that does so ends alone.
  */
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
@@ -12,7 +18,12 @@ import { fromWireError, type WireError } from '../errors/wire';
 import { LocalVR } from '../engine/local-vr';
 import { ToVRKind, type DeployArgs, type UUID } from '../protocol';
 import { runtimeEntry } from '../runtime-entry';
-import type { SpareWorkerData, VRWorkerData } from './vr-worker';
+import { checkResourceLimits } from './resource-limits';
+import { VRChildProcess } from './vr-child-process';
+import type { SpareWorkerData, VRWorkerData } from './vr-run';
+
+/** A VR's worker thread or child process: what VRHost needs of either. */
+type VRRunner = Worker | VRChildProcess;
 
 /** How a VR's worker ended. */
 export type VREnd =
@@ -34,7 +45,7 @@ export interface VRHostHooks {
 
 interface WorkerEntry {
   vr: LocalVR;
-  worker: Worker;
+  worker: VRRunner;
   /** Shared with the worker: set to 1 when its VM is stopping (see VirtualResource.stopping). */
   stopFlag: Int32Array;
   end: VREnd | undefined;
@@ -44,13 +55,15 @@ interface WorkerEntry {
 
 /** A worker started before it is needed, with the limits it was started with. */
 interface Spare {
-  worker: Worker;
+  worker: VRRunner;
   limits: DeployArgs['resourceLimits'];
 }
 
 export class VRHost {
   private readonly workerEntry = runtimeEntry('host/vr-worker');
   private readonly workers = new Map<UUID, WorkerEntry>();
+  /** Extensions by name (own names only: `toString` is not an extension). */
+  private readonly extensions = new Map<string, string>();
   /**
    * One worker kept started, River and the extensions loaded, for the next deploy with default
    * limits: starting a worker and loading modules is most of a deploy's CPU (~70 ms), which on a
@@ -61,7 +74,7 @@ export class VRHost {
 
   constructor(
     private readonly nodeId: string,
-    private readonly extensions: Record<string, string>,
+    extensions: Record<string, string>,
     private readonly hooks: VRHostHooks,
     /**
      * `maxHeapMb`: the heap limit of every worker, whatever a deploy asks for (the VM operator's
@@ -70,7 +83,8 @@ export class VRHost {
     private readonly limits: { maxHeapMb?: number; spare?: boolean } = {},
   ) {
     for (const [name, path] of Object.entries(extensions)) {
-      if (!isAbsolute(path)) throw new DeployError({ message: `extension ${name}: module path must be absolute, got ${path}` });
+      if (typeof path !== 'string' || !isAbsolute(path)) throw new DeployError({ message: `extension ${name}: module path must be absolute, got ${String(path)}` });
+      this.extensions.set(name, path);
     }
     this.warm();
   }
@@ -79,10 +93,9 @@ export class VRHost {
   private warm(): void {
     if (this.closed || this.spare || this.limits.spare === false) return;
     const limits = capHeap(undefined, this.limits.maxHeapMb);
-    const data: SpareWorkerData = { spare: true, preload: Object.values(this.extensions) };
-    let worker: Worker;
+    let worker: VRRunner;
     try {
-      worker = new Worker(this.workerEntry, { workerData: data, resourceLimits: limits });
+      worker = this.start(limits);
     } catch {
       return; // deploys start their own
     }
@@ -96,8 +109,16 @@ export class VRHost {
     this.spare = spare;
   }
 
+  /** A new worker thread or process, waiting for its `{ deploy }` message. */
+  private start(limits: DeployArgs['resourceLimits']): VRRunner {
+    const preload = [...this.extensions.values()];
+    if (limits?.maxOldGenerationSizeMb !== undefined) return new VRChildProcess(limits, preload);
+    const data: SpareWorkerData = { spare: true, preload };
+    return new Worker(this.workerEntry, { workerData: data, resourceLimits: limits });
+  }
+
   /** The spare worker, if it was started with exactly these limits (it is then no longer spare). */
-  private takeSpare(limits: DeployArgs['resourceLimits']): Worker | undefined {
+  private takeSpare(limits: DeployArgs['resourceLimits']): VRRunner | undefined {
     const spare = this.spare;
     if (!spare || JSON.stringify(spare.limits ?? {}) !== JSON.stringify(limits ?? {})) return undefined;
     this.spare = undefined;
@@ -122,18 +143,14 @@ export class VRHost {
   deploy(args: DeployArgs, onMessage: (vr: LocalVR, items: unknown[]) => void): Promise<UUID> {
     const uuid = randomUUID();
     let modulePath: string | undefined;
-    if (args.extension !== undefined) {
-      modulePath = this.extensions[args.extension];
-      if (!modulePath) {
-        const known = Object.keys(this.extensions);
-        return Promise.reject(
-          new DeployError({
-            message: `no extension named ${args.extension} on this VM (${known.length ? `it has: ${known.join(', ')}` : 'it has none'})`,
-          }),
-        );
-      }
-    } else if (typeof args.source !== 'string') {
-      return Promise.reject(new DeployError({ message: 'deploy needs a class source or an extension name' }));
+    let resourceLimits: DeployArgs['resourceLimits'];
+    try {
+      if (!(args.args instanceof Uint8Array)) throw new DeployError({ message: "a deploy's arguments must be SFM-encoded bytes" });
+      if (args.parent !== null && typeof args.parent !== 'string') throw new DeployError({ message: "a deploy's parent must be a VR's UUID" });
+      modulePath = this.modulePathOf(args);
+      resourceLimits = capHeap(checkResourceLimits(args.resourceLimits), this.limits.maxHeapMb);
+    } catch (error) {
+      return Promise.reject(error);
     }
     const data: VRWorkerData = {
       uuid,
@@ -143,26 +160,26 @@ export class VRHost {
       modulePath,
       extension: args.extension,
       args: args.args,
-      stopFlag: new SharedArrayBuffer(4),
     };
-    const resourceLimits = capHeap(args.resourceLimits, this.limits.maxHeapMb);
-    let worker: Worker;
-    const spare = this.takeSpare(resourceLimits);
-    if (spare) {
-      worker = spare;
-      worker.postMessage({ deploy: data });
-    } else {
-      try {
-        worker = new Worker(this.workerEntry, { workerData: data, resourceLimits });
-      } catch (error) {
-        return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
-      }
+    let worker: VRRunner;
+    try {
+      worker = this.takeSpare(resourceLimits) ?? this.start(resourceLimits);
+    } catch (error) {
+      return Promise.reject(new DeployError({ message: `could not start a worker: ${(error as Error).message}`, cause: error }));
+    }
+    // Only a thread shares memory with the engine (see VirtualResource.stopping).
+    const stopFlag = worker instanceof Worker ? new SharedArrayBuffer(4) : undefined;
+    try {
+      worker.postMessage({ deploy: { ...data, stopFlag } });
+    } catch (error) {
+      void worker.terminate();
+      return Promise.reject(new DeployError({ message: `could not start the VR: ${(error as Error).message}`, cause: error }));
     }
     const vr = new LocalVR(uuid, args.parent, args.lifetime, worker, worker);
     const entry: WorkerEntry = {
       vr,
       worker,
-      stopFlag: new Int32Array(data.stopFlag!),
+      stopFlag: new Int32Array(stopFlag ?? new ArrayBuffer(4)),
       end: undefined,
       exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
     };
@@ -211,6 +228,27 @@ export class VRHost {
     const rewarm = () => this.warm();
     deployed.then(rewarm, rewarm);
     return deployed;
+  }
+
+  /**
+   * The module of the extension `args` names (undefined for a VR shipped as source); throws
+   * DeployError when it names neither, or an extension this VM does not have.
+   */
+  private modulePathOf(args: DeployArgs): string | undefined {
+    if (args.extension !== undefined) {
+      if (typeof args.extension !== 'string') throw new DeployError({ message: `an extension name must be a string, got ${typeof args.extension}` });
+      const path = this.extensions.get(args.extension);
+      if (path === undefined) {
+        const known = [...this.extensions.keys()];
+        throw new DeployError({
+          message: `no extension named ${JSON.stringify(args.extension.slice(0, 200))} on this VM (${known.length ? `it has: ${known.join(', ')}` : 'it has none'})`,
+        });
+      }
+      return path;
+    }
+    if (typeof args.source !== 'string') throw new DeployError({ message: 'deploy needs a class source or an extension name' });
+    if (args.source.trim() === '') throw new DeployError({ message: 'empty VR class source' });
+    return undefined;
   }
 
   /** Marks a VR as having ended normally (its `main` settled and it reported). */
@@ -262,14 +300,14 @@ export class VRHost {
   }
 }
 
-/** Why a worker died, as its parent should read it: running out of its heap is a ResourceLimitError. */
+/** Why a worker died, as its parent should read it: running out of its memory is a ResourceLimitError. */
 function crashError(uuid: UUID, error: Error, limits: DeployArgs['resourceLimits']): Error {
   if ((error as Error & { code?: unknown }).code !== 'ERR_WORKER_OUT_OF_MEMORY') return error;
   const set = Object.entries(limits ?? {})
     .map(([name, value]) => `${name} ${String(value)}`)
     .join(', ');
   const limit = new ResourceLimitError({
-    message: `VR ${uuid} ran out of memory: it reached the heap limit of its worker (${set || 'the default V8 limits'})`,
+    message: `VR ${uuid} ran out of memory: ${(error as Error & { what?: string }).what ?? 'it reached the heap limit of its worker'} (${set || 'the default V8 limits'})`,
     cause: error,
   });
   if (limits) limit.limits = { ...limits };

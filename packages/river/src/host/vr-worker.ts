@@ -1,132 +1,15 @@
 /**
- * Worker-thread entry of a deployed VR: builds the VR class (from shipped source or an extension
- * module), constructs the VR bound to its engine, runs `main`, and reports how it ended. Runs as
- * plain JS from dist/ (see runtime-entry.ts).
+ * Worker-thread entry of a deployed VR (see vr-run.ts). Runs as plain JS from dist/ (see
+ * runtime-entry.ts).
  */
-import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { decode, encode } from '@river/sfm';
+import type { LinkPort } from '../vr/link';
+import { runVR, waitForDeploy, type SpareWorkerData, type VRWorkerData } from './vr-run';
 
-import * as sfm from '@river/sfm';
+export type { SpareWorkerData, VRWorkerData } from './vr-run';
 
-import { DeployError } from '../errors/deploy-error';
-import { RiverError } from '../errors/river-error';
-import { toWireError } from '../errors/wire';
-import { ROUTE_SYSTEM } from '../protocol';
-import { EngineLink, type LinkPort } from '../vr/link';
-import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
-import { evaluateClass, vmRequire } from './evaluate';
-
-/** How often a worker VR reports its heap and counts to its engine (for the VM's metrics). */
-const USAGE_INTERVAL_MS = 1000;
-
-/**
- * A spare worker started ahead of any deploy (see VRHost): it loads River and the VM's extension
- * modules, then waits for its first message, `{ deploy: VRWorkerData }`, and becomes that VR.
- */
-export interface SpareWorkerData {
-  spare: true;
-  /** Extension modules to load now, so that a deploy of one finds it in the module cache. */
-  preload: string[];
-}
-
-/** What the host passes to a VR worker. */
-export interface VRWorkerData {
-  uuid: string;
-  parent: string | null;
-  nodeId: string;
-  source?: string;
-  /** Absolute path of an extension module exporting the VR class as `default` or `VR`. */
-  modulePath?: string;
-  extension?: string;
-  args: Uint8Array;
-  /** Shared with the host: 1 once the VM is stopping (read by `VirtualResource.stopping`). */
-  stopFlag?: SharedArrayBuffer;
-}
-
-function loadClass(data: VRWorkerData): VRClass {
-  let cls: unknown;
-  if (data.modulePath) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = vmRequire()(data.modulePath) as Record<string, unknown>;
-    } catch (error) {
-      throw new DeployError({ message: `extension ${data.extension} (${data.modulePath}) failed to load: ${(error as Error).message}`, cause: error });
-    }
-    cls = mod.default ?? mod.VR ?? (mod.default as Record<string, unknown> | undefined)?.default;
-    if (cls === undefined) throw new DeployError({ message: `extension ${data.extension} (${data.modulePath}) exports no VR class as \`default\` or \`VR\`` });
-  } else {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const engine = require('../index') as Record<string, unknown>;
-    cls = evaluateClass(data.source ?? '', { VirtualResource, namespace: { ...sfm, ...engine } });
-  }
-  if (!isVRClass(cls)) throw new DeployError({ message: 'the deployed class does not extend VirtualResource' });
-  return cls;
-}
-
-function run(data: VRWorkerData): void {
-  const port = parentPort as unknown as LinkPort;
-  const link = new EngineLink(port, data.stopFlag);
-  let vr: VirtualResource;
-  let args: unknown[];
-  try {
-    const cls = loadClass(data);
-    vr = constructVR(cls, { uuid: data.uuid, parent: data.parent ?? undefined, nodeId: data.nodeId, link });
-    const decoded = decode(data.args);
-    args = Array.isArray(decoded) ? decoded : [decoded];
-  } catch (error) {
-    const e = RiverError.isInstance(error) ? error : new DeployError({ message: `the VR could not be constructed: ${(error as Error)?.message}`, cause: error });
-    link.started(toWireError(e));
-    link.flushNow();
-    return;
-  }
-  link.started(null);
-  link.flushNow(); // before main: a CPU-bound main would hold it back
-  // The VM's metrics (--metrics-port) show each worker's heap and what its extension counted.
-  const usage = setInterval(() => link.reportUsage(getHeapStatistics().used_heap_size), USAGE_INTERVAL_MS);
-  usage.unref();
-  const finish = (outcome: { value: unknown } | { error: unknown }) => {
-    if (data.parent) {
-      const msg: Record<string, unknown> = { tag: 'river:exit', uuid: data.uuid };
-      if ('error' in outcome) msg.error = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
-      else msg.value = outcome.value;
-      let body: Uint8Array;
-      try {
-        body = encode(msg);
-      } catch (error) {
-        body = encode({
-          tag: 'river:exit',
-          uuid: data.uuid,
-          error: new TypeError(`main returned a value the codec cannot carry: ${(error as Error).message}`),
-        });
-      }
-      link.send(data.parent, body, ROUTE_SYSTEM);
-    }
-    clearInterval(usage);
-    link.reportUsage(getHeapStatistics().used_heap_size);
-    link.exited();
-    link.flushNow();
-  };
-  Promise.resolve()
-    .then(() => vr.main(...args))
-    .then(
-      (value) => finish({ value }),
-      (error) => finish({ error }),
-    );
-}
-
-function waitForDeploy(spare: SpareWorkerData): void {
-  for (const path of spare.preload) {
-    try {
-      vmRequire()(path);
-    } catch {
-      // Reported by the deploy that names it (loadClass), not here.
-    }
-  }
-  parentPort!.once('message', (message: { deploy: VRWorkerData }) => run(message.deploy));
-}
-
+const port = parentPort as unknown as LinkPort;
 const given = workerData as VRWorkerData | SpareWorkerData;
-if ('spare' in given) waitForDeploy(given);
-else run(given);
+if ('spare' in given) waitForDeploy(given, port);
+else runVR(given, port);

@@ -18,7 +18,7 @@ export class ResourceLimitError extends TrickleError {
   constructor(vm: VMRef, options: { limitMb?: number; during?: string; cause?: unknown } = {}) {
     const limit = options.limitMb === undefined ? 'its heap limit' : `its heap limit (maxOldGenerationSizeMb: ${options.limitMb} MB)`;
     super(
-      `the session on ${vmLabel(vm)} ran out of memory${options.during ? ` during ${options.during}` : ''}: its worker reached ${limit} and was ended; the VM carries on, this session is gone (connect again for a new one)`,
+      `the session on ${vmLabel(vm)} ran out of memory${options.during ? ` during ${options.during}` : ''}: it reached ${limit} and was ended; the VM carries on, this session is gone (connect again for a new one)`,
       { code: ErrorCodes.RESOURCE_LIMIT, cause: options.cause, vm },
     );
     mark(this, MARKER);
