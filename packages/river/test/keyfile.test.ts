@@ -1,9 +1,12 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
   defaultKeyFilePath,
+  estimateKeyBits,
   generateKey,
   MIN_KEY_LENGTH,
   readKeyFile,
@@ -11,6 +14,7 @@ import {
   validateKey,
   writeKeyFile,
 } from '../src/auth/keyfile';
+import { Engine } from '../src/engine/engine';
 import { InsecureKeyFileError } from '../src/errors/insecure-key-file-error';
 import { InvalidKeyError } from '../src/errors/invalid-key-error';
 import { KeyFileExistsError } from '../src/errors/key-file-exists-error';
@@ -73,6 +77,42 @@ describe('validateKey', () => {
 
   test('accepts a user-chosen passphrase of printable ASCII', () => {
     expect(validateKey('correct-horse-battery-staple')).toBe('correct-horse-battery-staple');
+  });
+
+  test.each([
+    ['one letter, 16 times', 'a'.repeat(16)],
+    ['one letter, 1000 times', 'Z'.repeat(1000)],
+    ['two letters alternating', 'ab'.repeat(16)],
+    ['nearly constant', `${'x'.repeat(30)}y`],
+    ['four symbols', '0123'.repeat(5)],
+  ])('refuses a low-entropy key (%s), naming the bound and not the key', (_what, key) => {
+    const err = (() => {
+      try {
+        validateKey(key, 'test');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(InvalidKeyError.isInstance(err)).toBe(true);
+    expect((err as Error).message).toMatch(/invalid cluster key from test: too predictable \(its characters show about \d+ bits of entropy, at least 48 are needed\): make one with `trickle keygen`/);
+    expect((err as Error).message).not.toContain(key.slice(0, 8));
+  });
+
+  test('accepts random keys of 16 printable characters and 20 hex digits; estimates bits from character frequencies', () => {
+    expect(estimateKeyBits('a'.repeat(16))).toBe(0);
+    expect(estimateKeyBits('ab'.repeat(8))).toBe(16);
+    expect(estimateKeyBits(generateKey())).toBeGreaterThan(200);
+    const printable = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 + i));
+    for (let i = 0; i < 200; i++) {
+      const bytes = randomBytes(16);
+      expect(validateKey(Array.from(bytes, (b) => printable[b % 94]).join(''))).toHaveLength(16);
+      expect(validateKey(randomBytes(10).toString('hex'))).toHaveLength(20);
+    }
+  });
+
+  test('a programmatic key goes through the same checks (RiverVM, connect)', () => {
+    expect(() => new Engine({ role: 'vm', key: 'q'.repeat(16) })).toThrow(InvalidKeyError);
   });
 });
 
@@ -153,6 +193,34 @@ describe('writeKeyFile / readKeyFile', () => {
 
   test('a directory is not a key file', async () => {
     await expect(readKeyFile(dir)).rejects.toThrow(KeyFileReadError);
+  });
+
+  posixTest('a FIFO is refused at once, without waiting for a writer', async () => {
+    const fifo = join(dir, 'key');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const err = await Promise.race([
+      readKeyFile(fifo).catch((e: unknown) => e),
+      new Promise((r) => (timer = setTimeout(() => r(new Error('readKeyFile hung on a FIFO')), 5000))),
+    ]);
+    clearTimeout(timer);
+    expect(KeyFileReadError.isInstance(err)).toBe(true);
+    expect((err as Error).message).toMatch(/cannot read key file .*: not a regular file \(a FIFO\)/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  posixTest('`river vm --key-file <fifo>` exits with the error instead of hanging', () => {
+    const fifo = join(dir, 'key');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const run = spawnSync(process.execPath, [join(__dirname, '..', 'dist', 'cli.js'), 'vm', '--port', '0', '--no-advertise', '--key-file', fifo], {
+      encoding: 'utf8',
+      timeout: 15_000,
+      env: { ...process.env, RIVER_MDNS: 'off' },
+    });
+    expect(run.error).toBeUndefined(); // not killed by the timeout
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/not a regular file \(a FIFO\)/);
   });
 
   posixTest.each([

@@ -1,5 +1,5 @@
 /** Small pure pieces: frame parsing, errors across copies and the wire, class-source evaluation, options. */
-import { DeployError, RiverError, UnknownVRError, VRLostError, VirtualResource, parseVmArgs } from '../src';
+import { DeployError, RiverError, UnknownVRError, VRLostError, VirtualResource, generateKey, parseVmArgs } from '../src';
 import { fromWireError, reviveError, toWireError } from '../src/errors/wire';
 import { __name, evaluateClass } from '../src/host/evaluate';
 import { parseAddress } from '../src/net/peers';
@@ -120,6 +120,6 @@ describe('options', () => {
 
   test('no key: listening beyond loopback is refused', () => {
     expect(() => new Engine({ role: 'vm', host: '0.0.0.0' })).toThrow(expect.objectContaining({ code: 'RIVER_INVALID_OPTION' }));
-    expect(() => new Engine({ role: 'vm', host: '0.0.0.0', key: 'k'.repeat(20) })).not.toThrow();
+    expect(() => new Engine({ role: 'vm', host: '0.0.0.0', key: generateKey() })).not.toThrow();
   });
 });

@@ -21,6 +21,7 @@
  * `{ insecure: 'warn' }` to read it anyway with a process warning.
  */
 import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
 import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -36,6 +37,29 @@ export const KEY_BYTES = 32;
 export const MIN_KEY_LENGTH = 16;
 /** The longest key accepted, in characters (keeps a wrong file, e.g. a binary, from being taken as a key). */
 export const MAX_KEY_LENGTH = 1024;
+/**
+ * The least entropy a key must show, in bits, estimated from its own characters (see
+ * {@link estimateKeyBits}): 16 characters of one letter show none, a generated key ~250, random
+ * keys of 16 printable characters ~60. (The estimate cannot exceed log2(length) bits per
+ * character, so a higher bar would refuse short random keys.)
+ */
+export const MIN_KEY_BITS = 48;
+
+/**
+ * A key's entropy as its characters show it: its length times the Shannon entropy of its
+ * character frequencies. An overestimate for keys picked by people (it cannot see words or
+ * sequences), but it catches repeated and near-constant keys.
+ */
+export function estimateKeyBits(key: string): number {
+  const counts = new Map<string, number>();
+  for (const c of key) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let bitsPerChar = 0;
+  for (const n of counts.values()) {
+    const p = n / key.length;
+    bitsPerChar -= p * Math.log2(p);
+  }
+  return bitsPerChar * key.length;
+}
 
 /** A fresh random cluster key: {@link KEY_BYTES} bytes as lowercase hex (64 characters). */
 export function generateKey(): string {
@@ -57,6 +81,10 @@ export function validateKey(key: string, source = 'key'): string {
   // One line of printable ASCII: no whitespace, controls or non-ASCII bytes whose encoding
   // could differ between machines.
   if (!/^[\x21-\x7e]+$/.test(key)) fail('must be one line of printable ASCII without spaces');
+  const bits = estimateKeyBits(key);
+  if (bits < MIN_KEY_BITS) {
+    fail(`too predictable (its characters show about ${Math.floor(bits)} bits of entropy, at least ${MIN_KEY_BITS} are needed): make one with \`trickle keygen\``);
+  }
   return key;
 }
 
@@ -148,13 +176,14 @@ export async function readKeyFile(path: string, options: ReadKeyFileOptions = {}
   const target = resolve(path);
   let handle;
   try {
-    handle = await open(target, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new KeyFileReadError({ path: target, cause: err });
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new KeyFileReadError({ path: target, cause: new Error('not a regular file') });
+    if (!info.isFile()) throw new KeyFileReadError({ path: target, cause: new Error(`not a regular file (${fileKind(info)})`) });
     if (info.size > MAX_KEY_LENGTH + 64) {
       throw new InvalidKeyError({ source: target, reason: `file too large (${info.size} bytes) to hold a key` });
     }
@@ -173,6 +202,15 @@ export async function readKeyFile(path: string, options: ReadKeyFileOptions = {}
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  return 'not a file';
 }
 
 export interface ResolveKeyOptions {

@@ -10,6 +10,7 @@ import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { encode } from '@river/sfm';
 
 import { ConfigError } from '../errors/config-error';
+import { validateKey } from '../auth/keyfile';
 import { DeployError } from '../errors/deploy-error';
 import { NotParentError } from '../errors/not-parent-error';
 import { PeerLostError } from '../errors/peer-lost-error';
@@ -151,6 +152,7 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     const key = options.key === '' ? undefined : options.key;
+    if (key !== undefined) validateKey(key, 'key'); // a short or predictable key is refused here too, not only from files
     const host = options.host ?? (key ? '0.0.0.0' : '127.0.0.1');
     if (!key && !isLoopback(host)) {
       throw new ConfigError({
