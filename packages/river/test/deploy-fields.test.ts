@@ -16,9 +16,19 @@ import { RESOURCE_LIMIT_RANGES } from '../src/host/resource-limits';
 import type { DeployArgs } from '../src/protocol';
 import { eventually, startVm, threadsAndChildren, type VmProcess } from './fixtures/vm-process';
 import { Echo } from './fixtures/vrs';
-import { Prng } from '../../sfm/test/prng';
 
 jest.setTimeout(120_000);
+
+/** A small seeded generator (mulberry32): the fuzz cases are the same on every run. */
+class Prng {
+  constructor(private state: number) {}
+  int(n: number): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  }
+}
 
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
