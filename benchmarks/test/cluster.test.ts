@@ -134,9 +134,9 @@ describeCluster('simulated cluster (network namespaces + cgroup CPU quotas)', ()
       );
       expect(r.runs.map((x) => [x.variant, x.vms])).toEqual([
         ['paper', 1],
-        ['tuned', 1],
+        ['reduce', 1],
         ['paper', 2],
-        ['tuned', 2],
+        ['reduce', 2],
       ]);
       const json = JSON.parse(readFileSync(r.json, 'utf8'));
       expect(json.cluster).toMatchObject({ kind: 'netns', share: 0.2, quotas: true });

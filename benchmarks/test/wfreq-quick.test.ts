@@ -178,7 +178,7 @@ function reportInput(overrides: Partial<ReportInput> = {}): ReportInput {
   const runs: ReportInput['runs'] = [];
   for (const [variant, base] of [
     ['paper', 40],
-    ['tuned', 30],
+    ['reduce', 30],
   ] as const) {
     for (const vms of [1, 2, 4, 8]) runs.push({ variant, vms, seconds: [base / vms + 1, base / vms + 0.5, base / vms + 2] });
   }
@@ -242,7 +242,7 @@ describe('report', () => {
     expect(md).toMatch(/\| \*\*Paper\*\* .*\| Time \(sec\) \| 72\.3 \| 43\.5 \| 25\.8 \| 19\.3 \|/);
     expect(md).toMatch(/\| \| Speedup \| 1\.00 \| 1\.66 \| 2\.80 \| 3\.75 \|/);
     expect(md).toMatch(/\| \*\*Ours, `paper`\*\* \| Time \(sec\) \| 41\.00 \| 21\.00 \| 11\.00 \| 6\.00 \|/);
-    expect(md).toMatch(/\| \*\*Ours, `tuned`\*\* \| Time \(sec\) \|/);
+    expect(md).toMatch(/\| \*\*Ours, `reduce`\*\* \| Time \(sec\) \|/);
     expect(md.match(/\| \| Efficiency \|/g)).toHaveLength(3);
     for (const s of ['## Baselines', '## Aims', '## Setup', '## Findings', 'Commit: `abc123`', 'Command: `pnpm bench`', 'Where the time goes', 'a note', '0.2 core per VM']) {
       expect(md).toContain(s);
@@ -251,17 +251,17 @@ describe('report', () => {
     const svg = readFileSync(files.svg, 'utf8');
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    expect(svg.match(/<polyline class="series"/g)).toHaveLength(3); // paper, ours paper, ours tuned
+    expect(svg.match(/<polyline class="series"/g)).toHaveLength(3); // paper, ours paper, ours reduce
     expect(svg).toContain('class="ideal"');
     expect(svg.match(/<circle /g)).toHaveLength(12);
-    for (const name of ['paper (Table 1)', 'ours, paper', 'ours, tuned', 'ideal (linear)']) expect(svg).toContain(name);
+    for (const name of ['paper (Table 1)', 'ours, paper', 'ours, reduce', 'ideal (linear)']) expect(svg).toContain(name);
   });
 });
 
 describe('driver', () => {
   test('parses the bench flags', () => {
-    const o = parseBenchArgs(['--', '--quick', '--runs', '5', '--vms', '1,2', '--variants=tuned', '--share', '0.25', '--no-shape', '--data', '/tmp/x'], 'cmd');
-    expect(o).toMatchObject({ quick: true, runs: 5, vms: [1, 2], variants: ['tuned'], share: 0.25, shape: false, dataDir: '/tmp/x', command: 'cmd' });
+    const o = parseBenchArgs(['--', '--quick', '--runs', '5', '--vms', '1,2', '--variants=reduce', '--share', '0.25', '--no-shape', '--data', '/tmp/x'], 'cmd');
+    expect(o).toMatchObject({ quick: true, runs: 5, vms: [1, 2], variants: ['reduce'], share: 0.25, shape: false, dataDir: '/tmp/x', command: 'cmd' });
     expect(() => parseBenchArgs(['--bogus'], 'cmd')).toThrow(/unknown option/);
     expect(() => parseBenchArgs(['--vms', '0'], 'cmd')).toThrow(/--vms/);
     expect(() => parseBenchArgs(['--variants', 'fast'], 'cmd')).toThrow(/--variants/);
@@ -311,9 +311,9 @@ describe('driver', () => {
     );
     expect(r.runs.map((x) => [x.variant, x.vms, x.seconds.length])).toEqual([
       ['paper', 1, 1],
-      ['tuned', 1, 1],
+      ['reduce', 1, 1],
       ['paper', 2, 1],
-      ['tuned', 2, 1],
+      ['reduce', 2, 1],
     ]);
     expect(r.baselines.trickleLocal2Paper!.runs).toHaveLength(1);
     const json = JSON.parse(readFileSync(r.json, 'utf8'));
@@ -340,23 +340,23 @@ describe('driver', () => {
     }
   });
 
-  test('quick, with real Trickle (paper and tuned on 1 and 2 VMs, and 2 local VMs): every run checked, report complete', async () => {
+  test('quick, with real Trickle (paper and reduce on 1 and 2 VMs, and 2 local VMs): every run checked, report complete', async () => {
     const outDir = join(scratch, 'bench-trickle');
     const r = await runBenchmark(
       defaultOptions({ quick: true, baselinesOnly: false, runs: 1, vms: [1, 2], cluster: 'processes', progress: silent, dataRoot, outDir, command: 'test' }),
     );
     expect(r.runs.map((x) => [x.variant, x.vms, x.seconds.length])).toEqual([
       ['paper', 1, 1],
-      ['tuned', 1, 1],
+      ['reduce', 1, 1],
       ['paper', 2, 1],
-      ['tuned', 2, 1],
+      ['reduce', 2, 1],
     ]);
     expect(r.baselines.trickleLocal2Paper!.runs).toHaveLength(1);
-    expect(r.baselines.trickleLocal2Tuned!.runs).toHaveLength(1);
+    expect(r.baselines.trickleLocal2Reduce!.runs).toHaveLength(1);
     const json = JSON.parse(readFileSync(r.json, 'utf8'));
     expect(json.results).toHaveLength(4);
     for (const x of json.results) expect(x).toMatchObject({ variant: expect.any(String), vms: expect.any(Number), seconds: expect.any(Number), speedup: expect.any(Number) });
-    expect(readFileSync(r.md, 'utf8')).toMatch(/tuned/);
+    expect(readFileSync(r.md, 'utf8')).toMatch(/reduce/);
   }, 90_000);
 
   test('a run whose counts differ from the reference fails the benchmark', async () => {

@@ -1,6 +1,6 @@
 // The wfreq benchmark driver: the paper's Table 1 on a simulated cluster, and beyond.
 //
-//   pnpm bench [-- --quick] [--data DIR] [--runs N] [--baseline-runs N] [--vms 1,2,4,8] [--variants paper,tuned]
+//   pnpm bench [-- --quick] [--data DIR] [--runs N] [--baseline-runs N] [--vms 1,2,4,8] [--variants paper,reduce]
 //              [--chunksize 100] [--share 0.2] [--no-shape] [--ballast] [--serial] [--cluster auto|netns|processes]
 //              [--baselines-only] [--out DIR] [--seed S] [--verify-data]
 //   (= node benchmarks/dist/wfreq/main.js …; env WFREQ_BASELINES_ONLY=1 = --baselines-only)
@@ -259,7 +259,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
   try {
     progress.log(clusterDescription.text);
 
-    const localKeys: Record<Variant, string> = { paper: 'trickleLocal2Paper', tuned: 'trickleLocal2Tuned' };
+    const localKeys: Record<Variant, string> = { paper: 'trickleLocal2Paper', reduce: 'trickleLocal2Reduce' };
     for (const variant of opts.variants) {
       const b: BaselineResult = {
         label: `Trickle \`${variant}\`, 2 local VMs`,
@@ -414,7 +414,7 @@ const USAGE = `usage: pnpm bench [-- options]   (node benchmarks/dist/wfreq/main
   --runs N              runs per point (default 3; --quick 1)
   --baseline-runs N     runs per baseline on all cores (default 1)
   --vms 1,2,4,8         VM counts
-  --variants paper,tuned
+  --variants paper,reduce
   --chunksize N         files per chunk (default 100, the paper's)
   --share X             CPU cores per simulated machine (default 0.2)
   --share-runs N        runs of the plain count on one machine's share (default 1)

@@ -1,11 +1,11 @@
 // Profiling the Trickle runs on the simulated cluster (development aid, not part of `pnpm bench`):
 //
-//   node dist/wfreq/profile.js [--data DIR | --quick] [--files N] [--vms 1,2] [--variants paper,tuned]
+//   node dist/wfreq/profile.js [--data DIR | --quick] [--files N] [--vms 1,2] [--variants paper,reduce]
 //        [--runs N] [--set 'NAME=VALUE;NAME=VALUE|…'] [--share 0.2] [--cluster auto|netns|processes]
 //        [--entry other-initiator.js]
 //
 // Builds the cluster once, then for every VM count, run, variant and env set (`--set` may be
-// several configurations separated by '|': each one configuration of the WFREQ_TUNED_* knobs of variants.ts)
+// several configurations separated by '|': each one set of environment variables for the initiator)
 // runs one traced initiator (WFREQ_TRACE=1) and prints its phase timings, its checked wall time,
 // and the CPU time each machine's cgroup used during the run.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
   const limit = numberFlag(args, 'files');
   const files = limit ? dataset.files.slice(0, limit) : dataset.files;
   const vmsList = (listFlag(args, 'vms') ?? ['1', '2']).map(Number);
-  const variants = (listFlag(args, 'variants') ?? ['paper', 'tuned']) as Variant[];
+  const variants = (listFlag(args, 'variants') ?? ['paper', 'reduce']) as Variant[];
   const runs = numberFlag(args, 'runs') ?? 1;
   const sets = (stringFlag(args, 'set') ?? '').split('|').map((text) => Object.fromEntries(text.split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<void> {
       const view = { kind: cluster.kind, vms: cluster.vms.map((v) => ({ name: v.name, address: v.address })), env: { ...cluster.env }, description: '' };
       for (let run = 0; run < runs; run++) {
         for (const variant of variants) {
-          for (const set of variant === 'tuned' ? sets : [{}]) {
+          for (const set of sets) {
             const job: TrickleJob = { kind: 'trickle', variant, vms, chunksize: numberFlag(args, 'chunksize') ?? 100, filesList, cluster: view };
             const jobFile = join(work, 'job.json');
             writeJson(jobFile, job);

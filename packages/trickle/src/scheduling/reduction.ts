@@ -112,18 +112,19 @@ export class Reduction<W> {
   /** `slot`'s VM is stopping: its accumulator comes to the initiator before it goes. */
   draining(slot: Participant): void {
     if (!this.touched.has(slot)) return;
-    this.track(clientOf(slot.vm).combine(this.run, { op: 'take', extras: [], reduce: this.reduce })).then(
-      (reply) => {
-        const { value, chunks } = reply as CombineReply;
-        if (chunks.length === 0) return;
-        const mine = this.custodyOf(slot);
-        for (const c of chunks) mine.delete(c);
-        this.held.push({ value, chunks });
-      },
+    this.track(clientOf(slot.vm).combine(this.run, { op: 'take', extras: [], reduce: this.reduce }), (reply) => this.holdHere(slot, reply as CombineReply)).catch(
       (error: unknown) => {
         if (!isLoss(error)) this.host.fail(error);
       },
     );
+  }
+
+  /** `slot`'s accumulator came here: its chunks are in the initiator's custody now. */
+  private holdHere(slot: Participant, reply: CombineReply): void {
+    if (reply.chunks.length === 0) return;
+    const mine = this.custodyOf(slot);
+    for (const c of reply.chunks) mine.delete(c);
+    this.held.push({ value: reply.value, chunks: reply.chunks });
   }
 
   /**
@@ -172,7 +173,7 @@ export class Reduction<W> {
     if (this.initial) extras.push(this.initial.value);
     let reply: CombineReply;
     try {
-      reply = (await this.track(clientOf(root.vm).combine(this.run, { op: 'take', extras, reduce: this.reduce }))) as CombineReply;
+      reply = (await this.track(clientOf(root.vm).combine(this.run, { op: 'take', extras, reduce: this.reduce }), () => undefined)) as CombineReply;
     } catch (error) {
       if (isLoss(error)) return undefined;
       throw error;
@@ -194,10 +195,7 @@ export class Reduction<W> {
 
   private async takeHere(slot: Participant): Promise<void> {
     try {
-      const reply = (await this.track(clientOf(slot.vm).combine(this.run, { op: 'take', extras: [], reduce: this.reduce }))) as CombineReply;
-      const mine = this.custodyOf(slot);
-      for (const c of reply.chunks) mine.delete(c);
-      if (reply.chunks.length > 0) this.held.push({ value: reply.value, chunks: reply.chunks });
+      await this.track(clientOf(slot.vm).combine(this.run, { op: 'take', extras: [], reduce: this.reduce }), (reply) => this.holdHere(slot, reply as CombineReply));
     } catch (error) {
       if (!isLoss(error)) throw error;
     }
@@ -326,12 +324,27 @@ export class Reduction<W> {
     return set;
   }
 
-  private track<T>(promise: Promise<T>): Promise<T> {
+  /** Counts `promise` as in flight; `apply` records its answer before any loss is applied. */
+  private track<T>(promise: Promise<T>, apply: (value: T) => void): Promise<T> {
     this.pending++;
-    return promise.finally(() => {
+    const done = () => {
       this.pending--;
       this.settle();
-    });
+    };
+    return promise.then(
+      (value) => {
+        try {
+          apply(value);
+        } finally {
+          done();
+        }
+        return value;
+      },
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
   }
 
   /** Resolves once no custody-changing request is in flight (losses then applied). */
