@@ -54,6 +54,12 @@ export {
   VRExitedError,
   VRLostError,
 } from './errors';
+export { ImportError } from './errors/import-error';
+// Code that travels with what it uses (see docs/architecture.md, "Shipped code and its imports").
+export { importsOf } from './code/portable';
+export { bindImports, workingDirectoryRequire } from './code/bind-imports';
+export type { ImportContext } from './code/bind-imports';
+export type { ImportBinding, ImportedModule, ShippedModule } from './code/import-binding';
 export { InsecureKeyFileError } from './errors/insecure-key-file-error';
 export { InvalidKeyError } from './errors/invalid-key-error';
 export { KeyFileExistsError } from './errors/key-file-exists-error';

@@ -7,6 +7,7 @@
  * whose first element is its {@link FrameKind}: arrays keep the hot ROUTE frame small and let the
  * engine route it without touching the message body, which stays an opaque byte string.
  */
+import type { ImportBinding } from './code/import-binding';
 import { ProtocolError } from './errors/protocol-error';
 import type { WireError } from './errors/wire';
 import { isVMInfo, type VMInfo } from './vm-info';
@@ -83,6 +84,8 @@ export type ControlOp = 'deploy' | 'locate' | 'members' | 'join' | 'terminate';
 export interface DeployArgs {
   /** The VR class source (`VRClass.toString()`), or absent when `extension` names it. */
   source?: string;
+  /** What the class source uses from its module's imports (see code/import-binding.ts). */
+  imports?: ImportBinding[];
   /** Name of a VR class an extension registered on the target VM (e.g. `trickle:rai`). */
   extension?: string;
   /** The arguments of `main`, SFM-encoded by the deploying VR (engines never decode them). */
@@ -264,6 +267,7 @@ export interface PortTerminateArgs {
 export interface PortDeployArgs {
   vm: VMInfo;
   source?: string;
+  imports?: ImportBinding[];
   extension?: string;
   args: Uint8Array;
   lifetime: Lifetime;

@@ -12,6 +12,8 @@
  */
 
 /** Request kinds, in the order the paper lists them, plus what a real system needs. */
+import type { ImportBinding } from '@river/engine';
+
 export type RequestKind =
   | 'inject'
   | 'call'
@@ -65,6 +67,11 @@ export interface CodeDescription {
   statics?: Record<string, MemberDescription>;
   /** For an ES5-style subclass, the name of its parent in the namespace (bound as `_super`). */
   superName?: string;
+  /**
+   * What the source uses from its module's imports (builtins, npm packages, the user's own
+   * modules as bundles), bound around it on the VM: see @river/engine's `importsOf`.
+   */
+  imports?: ImportBinding[];
 }
 
 export type MemberDescription =
@@ -218,6 +225,8 @@ export type FailureCode =
   | 'FREE_VARIABLE'
   /** The source of injected code (or a function argument) did not evaluate. */
   | 'INJECT_FAILED'
+  /** What injected code imports could not be bound on the VM (a package not installed there). */
+  | 'IMPORT_FAILED'
   /** The result could not be sent back. */
   | 'UNSERIALIZABLE'
   /** The request itself could not be decoded or is malformed. */
@@ -315,6 +324,9 @@ export function malformedRequest(request: unknown): string | undefined {
 function malformedCode(code: unknown, depth = 0): string | undefined {
   if (!isObject(code) || typeof code.source !== 'string' || typeof code.name !== 'string') return "code is a map with 'name' and 'source' strings";
   if (code.superName !== undefined && typeof code.superName !== 'string') return "code 'superName' must be a string";
+  if (code.imports !== undefined && (!Array.isArray(code.imports) || !code.imports.every((b) => isObject(b) && typeof b.name === 'string' && typeof b.specifier === 'string' && isObject(b.module)))) {
+    return "code 'imports' must be a list of import bindings";
+  }
   if (depth > 8) return 'code nests too deep';
   for (const members of [code.proto, code.statics]) {
     if (members === undefined) continue;

@@ -10,6 +10,8 @@
  * - Static fields that compilers move out of the class body (esbuild's `__publicField(_A, …)`)
  *   travel as own properties of the function.
  */
+import { importsOf } from '@river/engine';
+
 import { InjectError } from './errors';
 import type { CodeDescription, MemberDescription } from './protocol';
 import { Where, walkValue, type WalkVisitor } from './values/walk';
@@ -44,6 +46,9 @@ export function describeFunction(fn: Function, label: string): CodeDescription {
     );
   }
   const code: CodeDescription = { name, source };
+  // What the source uses from its module's imports travels with it (ImportError when it cannot).
+  const imports = importsOf(fn, name ? `${label} (${name})` : label);
+  if (imports.length > 0) code.imports = imports;
   const isClass = /^class\b/.test(source);
   if (!isClass) {
     const proto = describePrototype(fn, label);

@@ -389,6 +389,7 @@ export class Engine {
     if (this.state.kind !== 'running') throw new StoppedError({ message: 'the engine is stopping' });
     const request: DeployArgs = {
       source: args.source,
+      imports: args.imports,
       extension: args.extension,
       args: args.args,
       parent: vr.uuid,

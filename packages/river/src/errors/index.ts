@@ -4,6 +4,7 @@ export { ConfigError } from './config-error';
 export { DeployError } from './deploy-error';
 export { DiscoveryError } from './discovery-error';
 export { HandshakeError } from './handshake-error';
+export { ImportError } from './import-error';
 export { MessageTooLargeError } from './message-too-large-error';
 export { NotParentError } from './not-parent-error';
 export { PeerLostError } from './peer-lost-error';

@@ -3,6 +3,7 @@ import { ConfigError } from './config-error';
 import { DeployError } from './deploy-error';
 import { DiscoveryError } from './discovery-error';
 import { HandshakeError } from './handshake-error';
+import { ImportError } from './import-error';
 import { MessageTooLargeError } from './message-too-large-error';
 import { NotParentError } from './not-parent-error';
 import { PeerLostError } from './peer-lost-error';
@@ -39,6 +40,7 @@ const byCode = new Map<string, RiverErrorClass>(
       DeployError,
       DiscoveryError,
       HandshakeError,
+      ImportError,
       MessageTooLargeError,
       NotParentError,
       PeerLostError,

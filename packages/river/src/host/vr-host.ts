@@ -157,6 +157,7 @@ export class VRHost {
       parent: args.parent,
       nodeId: this.nodeId,
       source: args.source,
+      imports: args.imports,
       modulePath,
       extension: args.extension,
       args: args.args,

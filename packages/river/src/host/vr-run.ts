@@ -7,7 +7,6 @@ import { getHeapStatistics } from 'node:v8';
 
 import { decode, encode } from '@river/sfm';
 
-import * as sfm from '@river/sfm';
 
 import { DeployError } from '../errors/deploy-error';
 import { RiverError } from '../errors/river-error';
@@ -15,6 +14,7 @@ import { toWireError } from '../errors/wire';
 import { ROUTE_SYSTEM } from '../protocol';
 import { EngineLink, type LinkPort } from '../vr/link';
 import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
+import type { ImportBinding } from '../code/import-binding';
 import { evaluateClass, vmRequire } from './evaluate';
 
 /** How often a VR reports its heap and counts to its engine (for the VM's metrics). */
@@ -37,6 +37,8 @@ export interface VRWorkerData {
   parent: string | null;
   nodeId: string;
   source?: string;
+  /** What the class source uses from its module's imports. */
+  imports?: ImportBinding[];
   /** Absolute path of an extension module exporting the VR class as `default` or `VR`. */
   modulePath?: string;
   extension?: string;
@@ -60,9 +62,7 @@ function loadClass(data: VRWorkerData): VRClass {
     cls = mod.default ?? mod.VR ?? (mod.default as Record<string, unknown> | undefined)?.default;
     if (cls === undefined) throw new DeployError({ message: `extension ${data.extension} (${data.modulePath}) exports no VR class as \`default\` or \`VR\`` });
   } else {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const engine = require('../index') as Record<string, unknown>;
-    cls = evaluateClass(data.source ?? '', { VirtualResource, namespace: { ...sfm, ...engine } });
+    cls = evaluateClass(data.source ?? '', { VirtualResource, imports: data.imports, where: `VM ${data.nodeId}` });
   }
   if (!isVRClass(cls)) throw new DeployError({ message: 'the deployed class does not extend VirtualResource' });
   return cls;

@@ -4,6 +4,7 @@
  * through an {@link EngineLink} over a MessagePort.
  */
 import { Mailbox, decode, encode, type Message, type Pattern } from '@river/sfm';
+import { importsOf } from '../code/portable';
 
 import { DeployError } from '../errors/deploy-error';
 import { StoppedError } from '../errors/stopped-error';
@@ -246,7 +247,11 @@ export abstract class VirtualResource {
       resourceLimits: options.resourceLimits,
     };
     if (typeof vr === 'string') request.extension = vr;
-    else request.source = classSource(vr);
+    else {
+      request.source = classSource(vr);
+      const imports = importsOf(vr, `deploy: VR class ${vr.name || '(anonymous)'}`);
+      if (imports.length > 0) request.imports = imports;
+    }
     return this.#link.request<UUID>('deploy', request, options.timeoutMs ?? 30_000);
   }
 

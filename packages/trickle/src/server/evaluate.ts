@@ -37,6 +37,11 @@ function scopeFor(source: string, global: Record<string, unknown>, extra: Record
   return scope;
 }
 
+/** The values of a code description's import bindings (see @river/engine's bindImports). */
+export type BindImports = (code: CodeDescription) => Record<string, unknown>;
+
+const noImports: BindImports = () => ({});
+
 function compile(body: string, scope: Record<string, unknown>): unknown {
   const names = Object.keys(scope);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -70,8 +75,8 @@ export function evaluateSource(source: string, scope: Record<string, unknown>): 
  * Rebuilds the function or class `code` describes, in the namespace `global`.
  * Throws what evaluation threw (a ReferenceError for a missing parent class, a SyntaxError…).
  */
-export function evaluateCode(code: CodeDescription, global: Record<string, unknown>): Function {
-  const extra: Record<string, unknown> = {};
+export function evaluateCode(code: CodeDescription, global: Record<string, unknown>, bind: BindImports = noImports): Function {
+  const extra: Record<string, unknown> = code.imports ? { ...bind(code) } : {};
   let parent: Function | undefined;
   if (code.superName !== undefined) {
     const candidate = global[code.superName];
@@ -93,8 +98,8 @@ export function evaluateCode(code: CodeDescription, global: Record<string, unkno
       constructor: { value: fn, writable: true, configurable: true },
     });
   }
-  if (code.proto && fn.prototype) defineMissing(fn.prototype, code.proto, global, scope, false);
-  if (code.statics) defineMissing(fn, code.statics, global, scope, true);
+  if (code.proto && fn.prototype) defineMissing(fn.prototype, code.proto, global, scope, false, bind);
+  if (code.statics) defineMissing(fn, code.statics, global, scope, true, bind);
   return fn;
 }
 
@@ -104,6 +109,7 @@ function defineMissing(
   global: Record<string, unknown>,
   scope: Record<string, unknown>,
   enumerable: boolean,
+  bind: BindImports,
 ): void {
   for (const [key, member] of Object.entries(members)) {
     if (Object.prototype.hasOwnProperty.call(target, key)) continue;
@@ -112,12 +118,12 @@ function defineMissing(
     } else if ('code' in member) {
       // Prototype methods of an ES5 class are plain assignments: enumerable, like the original.
       const { code } = member;
-      const value = code.proto || code.statics || code.superName !== undefined ? evaluateCode(code, global) : evaluateMember(code, global, scope);
+      const value = code.proto || code.statics || code.superName !== undefined ? evaluateCode(code, global, bind) : evaluateMember(code, global, scope, bind);
       Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
     } else {
       Object.defineProperty(target, key, {
-        get: member.get && (evaluateMember(member.get, global, scope) as () => unknown),
-        set: member.set && (evaluateMember(member.set, global, scope) as (value: unknown) => void),
+        get: member.get && (evaluateMember(member.get, global, scope, bind) as () => unknown),
+        set: member.set && (evaluateMember(member.set, global, scope, bind) as (value: unknown) => void),
         enumerable: false,
         configurable: true,
       });
@@ -126,8 +132,8 @@ function defineMissing(
 }
 
 /** A member of an ES5 class: evaluated in the class's scope (it may use `_super` too). */
-function evaluateMember(code: CodeDescription, global: Record<string, unknown>, scope: Record<string, unknown>): Function {
-  return evaluateSource(code.source, scopeFor(code.source, global, scope));
+function evaluateMember(code: CodeDescription, global: Record<string, unknown>, scope: Record<string, unknown>, bind: BindImports): Function {
+  return evaluateSource(code.source, scopeFor(code.source, global, code.imports ? { ...scope, ...bind(code) } : scope));
 }
 
 export function excerpt(source: string, max = 120): string {

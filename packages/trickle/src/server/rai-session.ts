@@ -28,7 +28,9 @@ import { RemoteRef } from '../values/markers';
 import { Where, walkValue, type WalkVisitor } from '../values/walk';
 import { Accumulators, ReducerFailure, type PeerExchange } from './accumulators';
 import { RaiFailure, toErrorInfo } from './error-info';
-import { evaluateCode, excerpt } from './evaluate';
+import { bindImports, ImportError } from '@river/engine';
+
+import { evaluateCode, excerpt, type BindImports } from './evaluate';
 import { HandleTable } from './handle-table';
 import { installHelpers } from './helpers';
 
@@ -82,6 +84,8 @@ export class RaiSession {
   private readonly peers: PeerExchange | undefined;
   /** Functions received as arguments, by source: the same function sent again is not re-evaluated. */
   private readonly codeCache = new Map<string, Function>();
+  /** The user's modules that arrived bundled with injected code, evaluated once per session. */
+  private readonly modules = new Map<string, unknown>();
   private readonly exporter: WalkVisitor;
 
   constructor(options: RaiSessionOptions = {}) {
@@ -295,9 +299,14 @@ export class RaiSession {
   }
 
   private evaluate(code: CodeDescription, item: string): Function {
+    const where = this.vm ? `VM '${this.vm.name}'` : 'the VM';
+    const bind: BindImports = (c) => bindImports(c.imports, c.name || item, { where, known: trickleModules(), modules: this.modules });
     try {
-      return evaluateCode(code, this.global);
+      return evaluateCode(code, this.global, bind);
     } catch (error) {
+      if (ImportError.isInstance(error)) {
+        throw new RaiFailure('IMPORT_FAILED', error.message, { name: 'ImportError', item, cause: error });
+      }
       if (error instanceof ReferenceError) {
         const variable = notDefined(error);
         if (variable !== undefined && !(variable in this.global)) {
@@ -379,6 +388,13 @@ export class RaiSession {
   }
 }
 
+/** Trickle's own packages as this session has them loaded, for code that imports them. */
+function trickleModules(): Record<string, unknown> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return { '@trickle/core': require('../index'), '@trickle/core/internal': require('../internal'), tslib: require('tslib') };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
 /** Makes the namespace what injected code expects: compiler helpers, `require`. */
 function prepareNamespace(global: Record<string, unknown>): void {
   installHelpers(global);
@@ -398,8 +414,8 @@ function notDefined(error: ReferenceError): string | undefined {
 
 function freeVariableText(variable: string, where: string): string {
   let text = `${variable} is not defined: ${where} uses '${variable}', which is not in the session namespace on the VM. Injected code sees only the VM's globals and what was injected, not the initiator's variables: inject it too, e.g. inject(vm, ${variable}) for a function or class, inject(vm, { ${variable} }) for data`;
-  if (/^[\w$]+_\d+$/.test(variable)) {
-    text += ` (it looks like a module import compiled by tsc: require() the module inside the function instead)`;
+  if (/^[\w$]+_\d+$|^import_[\w$]+$/.test(variable)) {
+    text += ` ('${variable}' is a name a compiler gave to a module import; imports travel with the code that uses them when its module can be read, which was not the case here: import the module inside the function instead, e.g. const { x } = require('module'))`;
   }
   return text;
 }

@@ -1,0 +1,133 @@
+/**
+ * Where a function was defined, asked of V8 through Node's inspector (in this thread, without a
+ * debugger attached — the same technique Pulumi uses to serialise closures): the script it comes
+ * from (URL and source as it ran) and the names its enclosing scopes hold.
+ *
+ * An in-thread inspector session answers synchronously. Scripts are looked up by enabling the
+ * Debugger domain briefly (it reports every parsed script); what it returns is cached by script id.
+ */
+import type { Session } from 'node:inspector';
+
+export interface FunctionOrigin {
+  /** The script's URL (`file:///…` for ES modules, a path for CommonJS, '' for eval'd code). */
+  url: string;
+  /** The script's source as V8 ran it (compiled, for TypeScript). */
+  source: string;
+  /** 0-based position of the function in that source. */
+  line: number;
+  column: number;
+  /**
+   * Names held by each scope around the function, innermost first, without the global scope;
+   * the last is the module's own scope.
+   */
+  scopes: string[][];
+}
+
+interface ProtocolObject {
+  objectId?: string;
+  description?: string;
+  value?: unknown;
+}
+interface PropertyDescriptor {
+  name: string;
+  value?: ProtocolObject;
+}
+
+let session: Session | undefined | null;
+const scripts = new Map<string, { url: string; source?: string }>();
+const HANDOFF = Symbol.for('river.code.origin');
+
+function connect(): Session | undefined {
+  if (session !== undefined) return session ?? undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const inspector = require('node:inspector') as typeof import('node:inspector');
+    const s = new inspector.Session();
+    s.connect();
+    s.on('Debugger.scriptParsed', (message: { params: { scriptId: string; url: string } }) => {
+      if (!scripts.has(message.params.scriptId)) scripts.set(message.params.scriptId, { url: message.params.url });
+    });
+    session = s;
+  } catch {
+    session = null; // Node built without the inspector: nothing travels with the code
+  }
+  return session ?? undefined;
+}
+
+function post<T>(s: Session, method: string, params: object): T {
+  let result: T | undefined;
+  let failure: Error | null = null;
+  s.post(method, params, (error: Error | null, value?: object) => {
+    failure = error;
+    result = value as T;
+  });
+  if (failure) throw failure;
+  if (result === undefined) throw new Error(`inspector: ${method} did not answer synchronously`);
+  return result;
+}
+
+function script(s: Session, scriptId: string): { url: string; source?: string } | undefined {
+  if (!scripts.has(scriptId)) {
+    post(s, 'Debugger.enable', {});
+    post(s, 'Debugger.disable', {});
+  }
+  const entry = scripts.get(scriptId);
+  if (entry && entry.source === undefined) {
+    try {
+      post(s, 'Debugger.enable', {});
+      entry.source = post<{ scriptSource: string }>(s, 'Debugger.getScriptSource', { scriptId }).scriptSource;
+    } finally {
+      post(s, 'Debugger.disable', {});
+    }
+  }
+  return entry;
+}
+
+/** The origin of `fn`, or undefined when the inspector cannot tell (no inspector, a native function). */
+export function functionOrigin(fn: Function): FunctionOrigin | undefined {
+  const s = connect();
+  if (!s) return undefined;
+  const holder = globalThis as unknown as Record<symbol, unknown>;
+  holder[HANDOFF] = fn;
+  let objectGroup: string | undefined;
+  try {
+    objectGroup = 'river-code-origin';
+    const { result } = post<{ result: ProtocolObject }>(s, 'Runtime.evaluate', {
+      expression: `globalThis[Symbol.for('river.code.origin')]`,
+      objectGroup,
+      silent: true,
+    });
+    if (!result.objectId) return undefined;
+    const { internalProperties = [] } = post<{ internalProperties?: PropertyDescriptor[] }>(s, 'Runtime.getProperties', {
+      objectId: result.objectId,
+      ownProperties: true,
+    });
+    const location = internalProperties.find((p) => p.name === '[[FunctionLocation]]')?.value?.value as
+      | { scriptId: string; lineNumber: number; columnNumber: number }
+      | undefined;
+    if (!location) return undefined;
+    const scopes: string[][] = [];
+    const scopeList = internalProperties.find((p) => p.name === '[[Scopes]]')?.value?.objectId;
+    if (scopeList) {
+      const list = post<{ result: PropertyDescriptor[] }>(s, 'Runtime.getProperties', { objectId: scopeList, ownProperties: true }).result;
+      for (const scope of list) {
+        const kind = scope.value?.description ?? '';
+        if (!scope.value?.objectId || /^Global/.test(kind)) continue;
+        const names = post<{ result: PropertyDescriptor[] }>(s, 'Runtime.getProperties', { objectId: scope.value.objectId, ownProperties: true }).result;
+        scopes.push(names.map((n) => n.name));
+      }
+    }
+    const entry = script(s, location.scriptId);
+    if (!entry) return undefined;
+    return { url: entry.url, source: entry.source ?? '', line: location.lineNumber, column: location.columnNumber, scopes };
+  } finally {
+    delete holder[HANDOFF];
+    if (objectGroup) {
+      try {
+        post(s, 'Runtime.releaseObjectGroup', { objectGroup });
+      } catch {
+        // nothing held
+      }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The sending side of "code travels with what it uses": for a function or class about to be
+ * shipped as source, the imports of its module that its source uses (see import-binding.ts).
+ *
+ * The function's module is found through V8 (function-origin.ts), its imports are read from the
+ * module's source as it ran (module-imports.ts), and each free variable of the function's own
+ * source that the module bound to an import becomes an ImportBinding: Node builtins and npm
+ * packages are required again where the code runs; the user's own modules travel as a bundle.
+ * Variables of the module that are not imports (its own functions, constants, state) do not
+ * travel: inject them, or pass them as arguments.
+ */
+import { builtinModules } from 'node:module';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ImportError } from '../errors/import-error';
+import { bundleModule } from './bundle';
+import { freeVariables } from './free-variables';
+import { functionOrigin } from './function-origin';
+import { describeImport, type ImportBinding, type ImportedModule } from './import-binding';
+import { moduleImports, type ModuleImport, type ModuleScope } from './module-imports';
+
+const byFunction = new WeakMap<Function, ImportBinding[]>();
+const byScript = new Map<string, ModuleScope>();
+/** Scripts this realm evaluated from shipped code: their bindings, for code that travels on. */
+const shippedScripts = new Map<string, ImportBinding[]>();
+
+/** Records the bindings a script of shipped code was evaluated with (its `sourceURL`). */
+export function rememberShippedScript(url: string, bindings: readonly ImportBinding[]): void {
+  if (bindings.length > 0) shippedScripts.set(url, [...bindings]);
+}
+
+export function isBuiltinSpecifier(specifier: string): boolean {
+  return specifier.startsWith('node:') || builtinModules.includes(specifier);
+}
+
+function isPathSpecifier(specifier: string): boolean {
+  return specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || specifier === '..' || specifier.startsWith('file:') || isAbsolute(specifier);
+}
+
+function fileOf(url: string): string | undefined {
+  if (url.startsWith('file:')) return fileURLToPath(url);
+  return isAbsolute(url) ? url : undefined;
+}
+
+/**
+ * The imports `fn`'s source uses. `user` names it in errors ("inject: argument 2 (foo)").
+ * Throws ImportError for an import that cannot travel (a user module that cannot be bundled).
+ */
+export function importsOf(fn: Function, user: string): ImportBinding[] {
+  const cached = byFunction.get(fn);
+  if (cached) return cached;
+  const bindings = findImports(fn, user);
+  byFunction.set(fn, bindings);
+  return bindings;
+}
+
+function findImports(fn: Function, user: string): ImportBinding[] {
+  const free = freeVariables(Function.prototype.toString.call(fn));
+  if (!free || free.size === 0) return [];
+  const origin = functionOrigin(fn);
+  if (!origin) return [];
+  const shipped = shippedScripts.get(origin.url);
+  if (shipped) return shipped.filter((b) => free.has(b.name));
+  let module = byScript.get(origin.url || origin.source);
+  if (!module) {
+    module = moduleImports(origin.source);
+    byScript.set(origin.url || origin.source, module);
+  }
+  if (module.imports.size === 0) return [];
+  const file = fileOf(origin.url);
+  const out: ImportBinding[] = [];
+  for (const name of free) {
+    const found = module.imports.get(name);
+    if (!found) continue;
+    // A function around this one that declares the name shadows the module's import of it: the
+    // innermost scope holding the name must be the module's (only top-level names in it).
+    const holder = origin.scopes.find((names) => names.includes(name));
+    if (holder && !holder.every((n) => module!.declared.has(n))) continue;
+    out.push({ name, ...found, module: moduleFor(found, file, `${user} (its import of ${describeImport(found)})`) });
+  }
+  return out;
+}
+
+
+function moduleFor(found: ModuleImport, file: string | undefined, user: string): ImportedModule {
+  if (isBuiltinSpecifier(found.specifier)) return { kind: 'builtin' };
+  if (!isPathSpecifier(found.specifier)) return { kind: 'package' };
+  if (!file) {
+    throw new ImportError({ message: `${user}: the module that defines it has no file to resolve '${found.specifier}' from` });
+  }
+  return bundleModule(found.specifier, file, user);
+}
