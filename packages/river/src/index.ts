@@ -56,7 +56,7 @@ export {
 } from './errors';
 export { ImportError } from './errors/import-error';
 // Code that travels with what it uses (see docs/architecture.md, "Shipped code and its imports").
-export { importsOf } from './code/portable';
+export { importsOf, shareLoadedPackage } from './code/portable';
 export { bindImports, workingDirectoryRequire } from './code/bind-imports';
 export type { ImportContext } from './code/bind-imports';
 export type { ImportBinding, ImportedModule, ShippedModule } from './code/import-binding';

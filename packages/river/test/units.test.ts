@@ -65,16 +65,35 @@ describe('errors', () => {
 });
 
 describe('evaluateClass', () => {
-  const scope = { VirtualResource, namespace: { VirtualResource, Extra: 41 } };
+  const scope = { VirtualResource };
 
-  test('evaluates a class, with compiler module aliases and __name in scope', () => {
-    const src = `class X extends engine_1.VirtualResource { main() { return (0, engine_1.Extra) + 1; } }`;
-    const cls = evaluateClass(src, scope) as { name: string };
+  test('evaluates a class with the import bindings it was shipped with, and __name in scope', () => {
+    const src = `class X extends engine_1.VirtualResource { main() { return (0, sfm_1.ANY); } }`;
+    const cls = evaluateClass(src, {
+      ...scope,
+      imports: [
+        { name: 'engine_1', imported: 'engine_1', specifier: '@river/engine', module: { kind: 'package' }, take: 'module' },
+        { name: 'sfm_1', imported: 'sfm_1', specifier: '@river/sfm', module: { kind: 'package' }, take: 'module' },
+      ],
+    }) as { name: string };
     expect(cls.name).toBe('X');
     const esbuild = `__name(class Y extends import_engine.VirtualResource { main() { return require('node:path').sep; } }, "Y")`;
-    expect((evaluateClass(esbuild, scope) as { name: string }).name).toBe('Y');
-    const builtin = `class Z extends VirtualResource { main() { return node_path_1.join('a', 'b'); } }`;
-    expect(typeof evaluateClass(builtin, scope)).toBe('function');
+    const imports = [{ name: 'import_engine', imported: 'import_engine', specifier: '@river/engine', module: { kind: 'package' as const }, take: 'module' as const }];
+    expect((evaluateClass(esbuild, { ...scope, imports }) as { name: string }).name).toBe('Y');
+    const builtin = `class Z extends VirtualResource { main() { return join('a', 'b'); } }`;
+    const join = [{ name: 'join', imported: 'join', specifier: 'node:path', module: { kind: 'builtin' as const }, take: 'named' as const, export: 'join' }];
+    expect(typeof evaluateClass(builtin, { ...scope, imports: join })).toBe('function');
+  });
+
+  test('an alias the class was not shipped with stays unbound: River binds nothing by guessing', () => {
+    expect(() => evaluateClass('class W extends engine_1.VirtualResource {}', scope)).toThrow(/engine_1 is not defined/);
+  });
+
+  test('a package missing where the class runs is an ImportError naming it, the identifier and the VM', () => {
+    const imports = [{ name: 'thing', imported: 'thing', specifier: 'no-such-package-xyz', module: { kind: 'package' as const }, take: 'named' as const, export: 'thing' }];
+    expect(() => evaluateClass('class V extends VirtualResource {}', { ...scope, imports, where: 'VM lab-3' })).toThrow(
+      /uses 'thing' \(\{ thing \} from 'no-such-package-xyz'\), but package 'no-such-package-xyz' is not installed on VM lab-3/,
+    );
   });
 
   test('source that does not evaluate raises DeployError', () => {

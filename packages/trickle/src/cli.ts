@@ -7,12 +7,16 @@
  *   trickle keygen [--out FILE] [--force] write a cluster key file
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { register } from 'node:module';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { inspect, parseArgs } from 'node:util';
 import { defaultKeyFilePath, runPingCli, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
 import * as trickle from './index';
 import { trickleExtensions } from './river/extension';
 import { trickleMetrics } from './river/metrics';
+import { nodeFormat, usesTopLevelAwait } from './run/entry-format';
+import { typecheck } from './run/typecheck';
 import { setDefaultProgress, terminalProgressBar } from './scheduling/progress';
 
 const USAGE = `usage: trickle <command> [options]
@@ -31,9 +35,18 @@ Environment: TRICKLE_PEERS=host:port,...  TRICKLE_KEY / TRICKLE_KEY_FILE  TRICKL
              TRICKLE_STOP_GRACE_MS=ms (trickle vm)   (the RIVER_ names work too)
 `;
 
-const RUN_USAGE = `usage: trickle run SCRIPT.(js|ts) [args...]
+const RUN_USAGE = `usage: trickle run [--typecheck] SCRIPT [args...]
 
-Runs SCRIPT as a Trickle initiator. TypeScript runs directly. These are globals in SCRIPT:
+Runs SCRIPT as a Trickle initiator, as Node runs it (ES modules and CommonJS, by extension and
+package.json "type"), plus TypeScript (.ts .mts .cts, compiled on the fly by tsx), top-level
+await (a .ts/.js file in a CommonJS package that awaits at its top level runs as an ES module)
+and \`await using\` (lowered where Node cannot parse it). An uncaught error prints its stack
+(file:line) and exits with status 1.
+
+  --typecheck   type-check first with the program's own TypeScript (tsc --noEmit on the nearest
+                tsconfig.json's project, or on SCRIPT); do not run when it finds errors
+
+These are globals in SCRIPT:
   connect, inject, fork, forkAll, forkEach, join, joinAny, forkWork, forkGen, disconnect, release
 connect() prints '[trickle: discovered N VMs]' on stderr; forkWork shows a progress bar on a
 terminal. process.argv is [node, SCRIPT, ...args].
@@ -60,7 +73,12 @@ function mapEnvironment(): void {
 
 const GLOBALS = ['connect', 'inject', 'fork', 'forkAll', 'forkEach', 'join', 'joinAny', 'forkWork', 'forkGen', 'disconnect', 'release'] as const;
 
-function run(argv: string[]): number {
+async function run(argv: string[]): Promise<number> {
+  let check = false;
+  while (argv[0] === '--typecheck') {
+    check = true;
+    argv = argv.slice(1);
+  }
   const [script, ...args] = argv;
   if (script === undefined || script === '--help' || script === '-h') {
     process.stdout.write(RUN_USAGE);
@@ -71,17 +89,63 @@ function run(argv: string[]): number {
     process.stderr.write(`trickle run: no such file: ${script}\n`);
     return 2;
   }
-  if (/\.[cm]?tsx?$/.test(path)) {
-    // tsx compiles TypeScript on the fly (esbuild); injected functions may then carry esbuild's
-    // __name helper, which the VMs provide.
-    (require('tsx/cjs/api') as { register(): void }).register();
+  if (check) {
+    const code = typecheck(path, (text) => process.stderr.write(text));
+    if (code !== 0) return code;
   }
+  const entry = pathToFileURL(path).href;
+  // tsx compiles TypeScript on the fly, for ES modules and CommonJS alike (the hooks `node
+  // --import tsx` installs); injected functions may then carry esbuild's __name helper, which the
+  // VMs provide. Ours run first: top-level await in a CommonJS package, `await using` in .js.
+  await import(pathToFileURL(require.resolve('tsx')).href);
+  register(pathToFileURL(join(__dirname, 'run', 'loader-hooks.mjs')).href, {
+    data: { entry, entryAsModule: nodeFormat(path) === 'commonjs' && !/\.c[jt]s$/.test(path) && usesTopLevelAwait(path), esbuild: pathToFileURL(require.resolve('esbuild')).href },
+  });
+  process.setSourceMapsEnabled(true);
   process.env.TRICKLE_ANNOUNCE = '1';
   if (process.stderr.isTTY) setDefaultProgress(() => terminalProgressBar(process.stderr));
   for (const name of GLOBALS) (globalThis as Record<string, unknown>)[name] = trickle[name];
   process.argv = [process.argv[0]!, path, ...args];
-  require(path);
+  try {
+    await import(entry);
+  } catch (error) {
+    if (reportUncaught(error)) process.exit(1);
+  }
   return -1; // the script's own event loop decides when the process ends
+}
+
+/**
+ * Prints an error the script's evaluation threw, place first, as Node would for an uncaught one;
+ * returns false when it left the printing to Node: a JavaScript syntax error in an ES module is
+ * rethrown, since only Node has the `file:line` and source excerpt of a parse failure.
+ */
+function reportUncaught(error: unknown): boolean {
+  const stack = error instanceof Error ? String(error.stack) : '';
+  if (error instanceof SyntaxError && !/^(?:file:\/\/)?\//.test(stack)) {
+    setImmediate(() => {
+      throw error;
+    });
+    return false;
+  }
+  // esbuild could not compile a TypeScript file: "Transform failed with 1 error:\n/app/x.ts:2:10: ERROR: …"
+  const transform = /^Transform failed with \d+ errors?:\n([\s\S]*)$/.exec(error instanceof Error ? error.message : '');
+  if (transform) {
+    process.stderr.write(`${transform[1]!.replace(/: ERROR: /g, ': SyntaxError: ')}\n`);
+    return true;
+  }
+  // A syntax error CommonJS reported is already decorated with its file:line.
+  const place = error instanceof SyntaxError ? undefined : firstUserFrame(stack);
+  process.stderr.write(`${place ? `${place}\n` : ''}${inspect(error)}\n`);
+  return true;
+}
+
+/** `/app/main.ts:12` from the first stack line outside Node and node_modules. */
+function firstUserFrame(stack: string | undefined): string | undefined {
+  for (const line of (stack ?? '').split('\n')) {
+    const m = /(?:\(|\s)((?:file:\/\/)?\/[^():]+):(\d+):\d+\)?\s*$/.exec(line);
+    if (m && !m[1]!.includes('/node_modules/') && !m[1]!.startsWith('node:')) return `${m[1]!.replace(/^file:\/\//, '')}:${m[2]}`;
+  }
+  return undefined;
 }
 
 async function ls(argv: string[]): Promise<number> {
@@ -142,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
         await runVmCli(rest, { extensions: trickleExtensions(), metrics: trickleMetrics(), programName: 'trickle' });
         return -1; // runs until SIGINT/SIGTERM
       case 'run':
-        return run(rest);
+        return await run(rest);
       case 'ls':
         return await ls(rest);
       case 'ping':

@@ -83,6 +83,31 @@ function script(s: Session, scriptId: string): { url: string; source?: string } 
   return entry;
 }
 
+const EXPRESSION = `globalThis[Symbol.for('river.code.origin')]`;
+
+/**
+ * The inspector's handle on the function put in HANDOFF. It is looked for in the default context
+ * first, then in every other context of this thread (a test runner's `vm` realm, for one).
+ */
+function handoff(s: Session, objectGroup: string): string | undefined {
+  const found = post<{ result: ProtocolObject }>(s, 'Runtime.evaluate', { expression: EXPRESSION, objectGroup, silent: true }).result;
+  if (found.objectId) return found.objectId;
+  const contexts: number[] = [];
+  const collect = (message: { params: { context: { id: number } } }) => contexts.push(message.params.context.id);
+  s.on('Runtime.executionContextCreated', collect);
+  try {
+    post(s, 'Runtime.enable', {});
+  } finally {
+    s.off('Runtime.executionContextCreated', collect);
+    post(s, 'Runtime.disable', {});
+  }
+  for (const contextId of contexts) {
+    const result = post<{ result: ProtocolObject }>(s, 'Runtime.evaluate', { expression: EXPRESSION, objectGroup, contextId, silent: true }).result;
+    if (result.objectId) return result.objectId;
+  }
+  return undefined;
+}
+
 /** The origin of `fn`, or undefined when the inspector cannot tell (no inspector, a native function). */
 export function functionOrigin(fn: Function): FunctionOrigin | undefined {
   const s = connect();
@@ -92,14 +117,10 @@ export function functionOrigin(fn: Function): FunctionOrigin | undefined {
   let objectGroup: string | undefined;
   try {
     objectGroup = 'river-code-origin';
-    const { result } = post<{ result: ProtocolObject }>(s, 'Runtime.evaluate', {
-      expression: `globalThis[Symbol.for('river.code.origin')]`,
-      objectGroup,
-      silent: true,
-    });
-    if (!result.objectId) return undefined;
+    const objectId = handoff(s, objectGroup);
+    if (!objectId) return undefined;
     const { internalProperties = [] } = post<{ internalProperties?: PropertyDescriptor[] }>(s, 'Runtime.getProperties', {
-      objectId: result.objectId,
+      objectId,
       ownProperties: true,
     });
     const location = internalProperties.find((p) => p.name === '[[FunctionLocation]]')?.value?.value as

@@ -35,7 +35,8 @@ export interface ModuleScope {
 /** The module's imports and top-level names. Empty when the source does not parse. */
 export function moduleImports(source: string): ModuleScope {
   const out = new Map<string, ModuleImport>();
-  const declared = new Set<string>();
+  // A CommonJS module's wrapper parameters (jest's adds `jest`) are module-level names too.
+  const declared = new Set<string>(['module', 'exports', 'require', '__filename', '__dirname', 'jest']);
   const scope = { imports: out, declared };
   let program: AnyNode | undefined;
   for (const sourceType of ['module', 'script'] as const) {
@@ -59,7 +60,7 @@ export function moduleImports(source: string): ModuleScope {
 
 function topLevel(body: AnyNode[], { imports: out, declared }: ModuleScope): void {
   for (const statement of body) {
-    const wrapped = moduleWrapper(statement);
+    const wrapped = moduleWrapper(statement, declared);
     if (wrapped) {
       topLevel(wrapped, { imports: out, declared });
       continue;
@@ -89,15 +90,21 @@ function topLevel(body: AnyNode[], { imports: out, declared }: ModuleScope): voi
   for (const name of out.keys()) declared.add(name);
 }
 
-/** tsx runs a CommonJS module inside `(() => { … })()`: its body is the module's top level. */
-function moduleWrapper(statement: AnyNode): AnyNode[] | undefined {
+/**
+ * The body of a wrapper some loaders put around a CommonJS module, which is the module's real top
+ * level: tsx's `(() => { … })()`, jest's `({"Object.<anonymous>": function (module, exports, …) { … }})`.
+ * The wrapper's parameters are module-level names too.
+ */
+function moduleWrapper(statement: AnyNode, declared: Set<string>): AnyNode[] | undefined {
   if (statement.type !== 'ExpressionStatement') return undefined;
-  const call = statement.expression as AnyNode;
-  if (call.type !== 'CallExpression' || (call.arguments as AnyNode[]).length !== 0) return undefined;
-  const callee = call.callee as AnyNode;
-  if ((callee.type !== 'ArrowFunctionExpression' && callee.type !== 'FunctionExpression') || (callee.params as AnyNode[]).length !== 0) return undefined;
-  const body = callee.body as AnyNode;
-  return body.type === 'BlockStatement' ? (body.body as AnyNode[]) : undefined;
+  let fn = statement.expression as AnyNode;
+  if (fn.type === 'CallExpression' && (fn.arguments as AnyNode[]).length === 0) fn = fn.callee as AnyNode;
+  else if (fn.type === 'ObjectExpression' && (fn.properties as AnyNode[]).length === 1) fn = (fn.properties as AnyNode[])[0]!.value as AnyNode;
+  if (!fn || (fn.type !== 'ArrowFunctionExpression' && fn.type !== 'FunctionExpression')) return undefined;
+  const body = fn.body as AnyNode;
+  if (body.type !== 'BlockStatement') return undefined;
+  for (const p of fn.params as AnyNode[]) declarePattern(p, declared);
+  return body.body as AnyNode[];
 }
 
 function declarePattern(node: AnyNode | null | undefined, declared: Set<string>): void {

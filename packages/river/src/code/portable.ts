@@ -9,8 +9,9 @@
  * Variables of the module that are not imports (its own functions, constants, state) do not
  * travel: inject them, or pass them as arguments.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ImportError } from '../errors/import-error';
@@ -77,17 +78,50 @@ function findImports(fn: Function, user: string): ImportBinding[] {
     // innermost scope holding the name must be the module's (only top-level names in it).
     const holder = origin.scopes.find((names) => names.includes(name));
     if (holder && !holder.every((n) => module!.declared.has(n))) continue;
-    out.push({ name, ...found, module: moduleFor(found, file, `${user} (its import of ${describeImport(found)})`) });
+    const resolved = moduleFor(found, file, `${user} (its import of ${describeImport(found)})`);
+    out.push({ name, ...found, ...(resolved.specifier ? { specifier: resolved.specifier } : {}), module: resolved.module });
   }
   return out;
 }
 
 
-function moduleFor(found: ModuleImport, file: string | undefined, user: string): ImportedModule {
-  if (isBuiltinSpecifier(found.specifier)) return { kind: 'builtin' };
-  if (!isPathSpecifier(found.specifier)) return { kind: 'package' };
+/**
+ * Packages every receiver has loaded itself (River's own; a layer above adds its own with
+ * `shareLoadedPackage`): a path import into one of them (`../src` in the package's own tests)
+ * is bound to the receiver's copy, never bundled.
+ */
+const loadedPackages = new Set(['@river/engine', '@river/sfm']);
+
+export function shareLoadedPackage(name: string): void {
+  loadedPackages.add(name);
+}
+
+/** `../src/internal` inside @river/engine → '@river/engine/internal'; undefined outside them. */
+function loadedPackageSpecifier(specifier: string, importer: string): string | undefined {
+  const target = resolve(dirname(importer), specifier);
+  for (let dir = target; dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    let name: unknown;
+    try {
+      name = (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string' || !loadedPackages.has(name)) return undefined;
+    const inner = relative(dir, target).split(sep).join('/').replace(/\.[cm]?[jt]s$/, '');
+    return /^(?:src|dist)\/internal$/.test(inner) ? `${name}/internal` : name;
+  }
+  return undefined;
+}
+
+function moduleFor(found: ModuleImport, file: string | undefined, user: string): { module: ImportedModule; specifier?: string } {
+  if (isBuiltinSpecifier(found.specifier)) return { module: { kind: 'builtin' } };
+  if (!isPathSpecifier(found.specifier)) return { module: { kind: 'package' } };
   if (!file) {
     throw new ImportError({ message: `${user}: the module that defines it has no file to resolve '${found.specifier}' from` });
   }
-  return bundleModule(found.specifier, file, user);
+  const loaded = loadedPackageSpecifier(found.specifier, file);
+  if (loaded) return { module: { kind: 'package' }, specifier: loaded };
+  return { module: bundleModule(found.specifier, file, user) };
 }
