@@ -71,13 +71,18 @@ function findImports(fn: Function, user: string): ImportBinding[] {
   if (module.imports.size === 0) return [];
   const file = fileOf(origin.url);
   const out: ImportBinding[] = [];
+  // The module's scope: the outermost one holding any of its imports (outside it there are only
+  // a loader's wrapper and the globals).
+  let moduleScope = -1;
+  origin.scopes.forEach((names, i) => {
+    if (names.some((n) => module!.imports.has(n))) moduleScope = i;
+  });
   for (const name of free) {
     const found = module.imports.get(name);
     if (!found) continue;
-    // A function around this one that declares the name shadows the module's import of it: the
-    // innermost scope holding the name must be the module's (only top-level names in it).
-    const holder = origin.scopes.find((names) => names.includes(name));
-    if (holder && !holder.every((n) => module!.declared.has(n))) continue;
+    // A function around this one that declares the same name shadows the module's import of it.
+    const holder = origin.scopes.findIndex((names) => names.includes(name));
+    if (holder !== -1 && holder < moduleScope) continue;
     const resolved = moduleFor(found, file, `${user} (its import of ${describeImport(found)})`);
     out.push({ name, ...found, ...(resolved.specifier ? { specifier: resolved.specifier } : {}), module: resolved.module });
   }
