@@ -13,7 +13,7 @@ import type { WireError } from './errors/wire';
 import { isVMInfo, type VMInfo } from './vm-info';
 
 /** Version of this protocol; a HELLO with another major version is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A VR's (or engine's) name: a UUID string. */
 export type UUID = string;
@@ -52,6 +52,10 @@ export interface HelloBody {
   nonce: Uint8Array;
   /** Whether the sender holds a cluster key (a mismatch fails early with a clear message). */
   keyed: boolean;
+}
+
+/** What a node tells about itself once the other side proved the key (in the dialer's AUTH, in READY). */
+export interface AboutBody {
   /** The port the sender listens on (its host is the connection's remote address), if any. */
   listenPort: number | null;
   /** The sender's VMInfo when it is a VM. */
@@ -62,8 +66,9 @@ export interface HelloBody {
 export const ROUTE_SYSTEM = 1;
 
 export type HelloFrame = [typeof FrameKind.HELLO, HelloBody];
-export type AuthFrame = [typeof FrameKind.AUTH, Uint8Array];
-export type ReadyFrame = [typeof FrameKind.READY];
+/** The acceptor's AUTH has no `about` (it has not verified the dialer yet); the dialer's has. */
+export type AuthFrame = [typeof FrameKind.AUTH, Uint8Array, AboutBody?];
+export type ReadyFrame = [typeof FrameKind.READY, AboutBody?];
 export type ErrorFrame = [typeof FrameKind.ERROR, string, string];
 export type RouteFrame = [typeof FrameKind.ROUTE, UUID, UUID, Uint8Array, number?];
 export type PingFrame = [typeof FrameKind.PING, number];
@@ -152,6 +157,13 @@ export interface ResourceLimits {
 const isUuid = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 
+function isAbout(v: unknown): v is AboutBody {
+  if (!v || typeof v !== 'object') return false;
+  const a = v as AboutBody;
+  if (a.info != null && !isVMInfo(a.info)) return false;
+  return a.listenPort == null || (Number.isInteger(a.listenPort) && a.listenPort > 0 && a.listenPort < 65536);
+}
+
 /**
  * Checks the shape of a decoded frame value; throws ProtocolError on anything malformed, so one bad
  * peer costs only its own connection.
@@ -172,14 +184,15 @@ export function parseFrame(value: unknown): Frame {
       const b = value[1] as HelloBody;
       if (!b || typeof b !== 'object' || typeof b.version !== 'number' || !isUuid(b.nodeId) || !isBytes(b.nonce)) bad('HELLO');
       if (b.role !== 'vm' && b.role !== 'initiator') bad('HELLO');
-      if (b.info != null && !isVMInfo(b.info)) bad('HELLO');
-      if (b.listenPort != null && !(Number.isInteger(b.listenPort) && b.listenPort > 0 && b.listenPort < 65536)) bad('HELLO');
+      if (typeof b.keyed !== 'boolean') bad('HELLO');
       return value as HelloFrame;
     }
     case FrameKind.AUTH:
       if (!isBytes(value[1])) bad('AUTH');
+      if (value[2] !== undefined && !isAbout(value[2])) bad('AUTH');
       return value as AuthFrame;
     case FrameKind.READY:
+      if (value[1] !== undefined && !isAbout(value[1])) bad('READY');
       return value as ReadyFrame;
     case FrameKind.ERROR:
       return [FrameKind.ERROR, String(value[1]), String(value[2])];

@@ -34,6 +34,11 @@ afterAll(async () => {
   await vm?.dispose();
 });
 
+/** A raw client through the encrypted channel with the cluster key, as a keyed engine connects. */
+const open = (key: string = KEY) => RawClient.open(vm.port, '127.0.0.1', { tlsKey: key });
+/** A raw client without the channel: plain TCP. */
+const openPlain = () => RawClient.open(vm.port);
+
 /** The well-behaved client still gets answers. */
 async function stillServes(): Promise<void> {
   const n = ++seq;
@@ -63,9 +68,17 @@ test('keyed VM listens on loopback as told and says a key is set', () => {
   expect(vm.firstLine).toMatch(/cluster key set/);
 });
 
-test('no handshake: an idle client is closed after the handshake timeout, the VM logs why', async () => {
+test('no handshake: an idle client (plain, or inside the channel) is closed after the handshake timeout, the VM logs why', async () => {
+  {
+    const logged = logMark();
+    await using c = await openPlain();
+    const [, code, message] = await errorFrame(c);
+    expect(code).toBe('RIVER_HANDSHAKE_FAILED');
+    expect(message).toMatch(/no handshake within 1000 ms/);
+    expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: no handshake within 1000 ms/);
+  }
   const logged = logMark();
-  await using c = await RawClient.open(vm.port);
+  await using c = await open();
   const t0 = Date.now();
   const [, code, message] = await errorFrame(c);
   expect(code).toBe('RIVER_HANDSHAKE_FAILED');
@@ -75,9 +88,19 @@ test('no handshake: an idle client is closed after the handshake timeout, the VM
   await stillServes();
 });
 
-test('wrong key: AUTH fails, the connection is closed, the VM logs why', async () => {
+test('wrong key: the encrypted channel is refused, the connection is closed, the VM logs why', async () => {
   const logged = logMark();
-  await using c = await RawClient.open(vm.port);
+  await using c = await open(generateKey());
+  expect(await c.closedWithin(3000)).toBe(true);
+  expect(c.frames).toEqual([]);
+  expect(c.error?.code).toMatch(/^ERR_SSL_/);
+  expect(await logged(/refused/)).toMatch(/^river vm: connection from 127\.0\.0\.1:\d+ refused: authentication failed: the peer does not hold the same cluster key$/);
+  await stillServes();
+});
+
+test('inside the channel, an AUTH made with another key still fails: ERROR, closed, logged', async () => {
+  const logged = logMark();
+  await using c = await open();
   await c.authenticateWith(generateKey());
   const [, code, message] = await errorFrame(c);
   expect(code).toBe('RIVER_AUTH_FAILED');
@@ -92,14 +115,15 @@ test('wrong key through a real initiator: discovery finds nothing, the handshake
   expect(await bad.discover({ timeoutMs: 3000 })).toEqual([]);
   // The initiator found the VM's proof wrong and said so; the VM logs the refusal.
   expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: .*authentication failed/);
-  await using c = await RawClient.open(vm.port);
-  await expect(c.handshake(generateKey())).rejects.toMatchObject({ name: 'AuthError', code: 'RIVER_AUTH_FAILED' });
+  await using c = await open(generateKey());
+  expect(await c.closedWithin(3000)).toBe(true);
+  expect(c.error?.code).toMatch(/^ERR_SSL_/);
   await stillServes();
 });
 
 test('no key against a keyed VM: refused with a clear message, the VM logs why', async () => {
   const logged = logMark();
-  await using c = await RawClient.open(vm.port);
+  await using c = await openPlain();
   await expect(c.handshake(undefined)).rejects.toMatchObject({ name: 'AuthError', message: expect.stringMatching(/no cluster key.*requires one/) });
   expect(await c.closedWithin(3000)).toBe(true);
   expect(await logged(/refused/)).toMatch(/connection from 127\.0\.0\.1:\d+ refused: peer has no cluster key, this node requires one/);
@@ -109,13 +133,13 @@ test('no key against a keyed VM: refused with a clear message, the VM logs why',
 test('a replayed handshake fails (fresh nonces on both sides)', async () => {
   const recorded: Buffer[] = [];
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     recorded.push(...c.written);
   }
   expect(recorded).toHaveLength(2); // HELLO, AUTH
   const logged = logMark();
-  await using replay = await RawClient.open(vm.port);
+  await using replay = await open();
   replay.write(recorded[0]!);
   await replay.frame((f) => f[0] === FrameKind.AUTH);
   replay.write(recorded[1]!);
@@ -127,19 +151,27 @@ test('a replayed handshake fails (fresh nonces on both sides)', async () => {
 
 test('garbage before the handshake: text, and a small undecodable frame', async () => {
   {
-    await using c = await RawClient.open(vm.port);
+    // Outside the channel, anything that is not TLS is a peer without the key.
+    await using c = await openPlain();
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [, code, message] = await errorFrame(c);
+    expect(code).toBe('RIVER_AUTH_FAILED');
+    expect(message).toMatch(/no cluster key/);
+  }
+  {
+    await using c = await open();
     c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     const [, code, message] = await errorFrame(c);
     expect(code).toMatch(/FRAME|PROTOCOL/);
     expect(message.length).toBeGreaterThan(0);
   }
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     c.write(Buffer.from([0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]));
     expect(await c.closedWithin(3000)).toBe(true);
   }
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     c.send('not a frame array');
     const [, code] = await errorFrame(c);
     expect(code).toBe('RIVER_PROTOCOL_ERROR');
@@ -148,23 +180,33 @@ test('garbage before the handshake: text, and a small undecodable frame', async 
 });
 
 test('frames other than the handshake before READY are refused', async () => {
-  await using c = await RawClient.open(vm.port);
-  c.send([FrameKind.ROUTE, randomUUID(), randomUUID(), encode({ tag: 'sneaky' })]);
-  const [, code, message] = await errorFrame(c);
-  expect(code).toBe('RIVER_HANDSHAKE_FAILED');
-  expect(message).toMatch(/expected HELLO.*got ROUTE/);
+  {
+    await using c = await open();
+    c.send([FrameKind.ROUTE, randomUUID(), randomUUID(), Buffer.from(encode({ tag: 'sneaky' }))]);
+    const [, code, message] = await errorFrame(c);
+    expect(code).toBe('RIVER_HANDSHAKE_FAILED');
+    expect(message).toMatch(/expected HELLO.*got ROUTE/);
+  }
+  {
+    // A tagged value (here a Uint8Array, tag 64) is not even decoded before authentication.
+    await using c = await open();
+    c.send([FrameKind.ROUTE, randomUUID(), randomUUID(), encode({ tag: 'sneaky' })]);
+    const [, code, message] = await errorFrame(c);
+    expect(code).toBe('RIVER_PROTOCOL_ERROR');
+    expect(message).toMatch(/no tags are accepted before authentication/);
+  }
   await stillServes();
 });
 
 test('an oversized frame header, before and after the handshake', async () => {
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     c.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     const [, , message] = await errorFrame(c);
     expect(message).toMatch(/large|exceed|max/i);
   }
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     c.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     expect(await c.closedWithin(3000)).toBe(true);
@@ -174,20 +216,20 @@ test('an oversized frame header, before and after the handshake', async () => {
 
 test('garbage after the handshake closes that connection only', async () => {
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     c.write(Buffer.from([0, 0, 0, 3, 0xff, 0xfe, 0xfd]));
     expect(await c.closedWithin(3000)).toBe(true);
   }
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     c.send([99, 'unknown kind']);
     const [, code] = await errorFrame(c);
     expect(code).toBe('RIVER_PROTOCOL_ERROR');
   }
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     c.send([FrameKind.ROUTE, 42, 'x', 'not bytes']);
     expect(await c.closedWithin(3000)).toBe(true);
@@ -198,7 +240,7 @@ test('garbage after the handshake closes that connection only', async () => {
 test('a message to an unknown UUID bounces as river:undeliverable (raw client and initiator)', async () => {
   const nobody = randomUUID();
   {
-    await using c = await RawClient.open(vm.port);
+    await using c = await open();
     await c.handshake(KEY);
     const me = randomUUID();
     c.send([FrameKind.ROUTE, nobody, me, encode({ tag: 'hello?', n: 1 })]);

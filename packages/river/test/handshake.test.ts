@@ -127,13 +127,44 @@ describe('Handshake', () => {
     expect(step.error?.message).toMatch(/expected HELLO.*got ROUTE/);
   });
 
+  test('HELLO says only what the MACs need; listen port and VMInfo travel after the peer proved the key', () => {
+    const info = { id: randomUUID(), name: 'vm-a', host: '10.0.0.1', port: 4000, slots: 2, version: '0.0.0' };
+    const d = side('dialer', KEY, { listenPort: 5555 });
+    const a = side('acceptor', KEY, { info, listenPort: 4000 });
+    const [hello] = d.start();
+    expect(Object.keys((hello as [number, object])[1]).sort()).toEqual(['keyed', 'nodeId', 'nonce', 'role', 'version']);
+    const fromAcceptor = a.receive(hello!).send;
+    // The acceptor's HELLO and AUTH go out before it has verified the dialer: nothing about it yet.
+    expect(fromAcceptor.map((f) => f[0])).toEqual([FrameKind.HELLO, FrameKind.AUTH]);
+    expect(JSON.stringify(fromAcceptor)).not.toContain('vm-a');
+    expect(fromAcceptor[1]).toHaveLength(2);
+    d.receive(fromAcceptor[0]!);
+    const dialerAuth = d.receive(fromAcceptor[1]!).send;
+    expect(dialerAuth[0]).toEqual([FrameKind.AUTH, expect.any(Uint8Array), { listenPort: 5555, info: null }]);
+    const ready = a.receive(dialerAuth[0]!);
+    expect(ready.done).toMatchObject({ listenPort: 5555 });
+    expect(ready.send[0]).toEqual([FrameKind.READY, { listenPort: 4000, info }]);
+    expect(d.receive(ready.send[0]!).done).toMatchObject({ role: 'vm', listenPort: 4000, info });
+  });
+
+  test('the MACs cover the channel binding: a handshake spliced onto another channel fails', () => {
+    const bindingA = new Uint8Array(32).fill(1);
+    const bindingB = new Uint8Array(32).fill(2);
+    const same = run(side('dialer', KEY, { channelBinding: () => bindingA }), side('acceptor', KEY, { channelBinding: () => bindingA }));
+    expect(same.dialer?.done).toBeDefined();
+    expect(same.acceptor?.done).toBeDefined();
+    const spliced = run(side('dialer', KEY, { channelBinding: () => bindingA }), side('acceptor', KEY, { channelBinding: () => bindingB }));
+    expect(AuthError.isInstance(spliced.dialer?.error)).toBe(true);
+    expect(spliced.acceptor?.done).toBeUndefined();
+  });
+
   test('version mismatch, connecting to itself, unexpected node id', () => {
     const a = side('acceptor');
-    expect(a.receive([FrameKind.HELLO, { version: 99, nodeId: randomUUID(), role: 'vm', nonce: new Uint8Array(32), keyed: true, listenPort: null, info: null }]).error?.message).toMatch(
+    expect(a.receive([FrameKind.HELLO, { version: 99, nodeId: randomUUID(), role: 'vm', nonce: new Uint8Array(32), keyed: true }]).error?.message).toMatch(
       /version mismatch/,
     );
     const self = side('acceptor', KEY, { nodeId: 'me' });
-    expect(self.receive([FrameKind.HELLO, { version: 1, nodeId: 'me', role: 'vm', nonce: new Uint8Array(32), keyed: true, listenPort: null, info: null }]).error?.message).toMatch(/itself/);
+    expect(self.receive([FrameKind.HELLO, { version: PROTOCOL_VERSION, nodeId: 'me', role: 'vm', nonce: new Uint8Array(32), keyed: true }]).error?.message).toMatch(/itself/);
     const r = run(side('dialer', KEY, { expectNodeId: 'someone-else' }), side('acceptor'));
     expect(r.dialer?.error?.message).toMatch(/expected node someone-else/);
   });

@@ -108,7 +108,7 @@ test('a peer that stops reading is cut off once too much waits for it: memory st
   const key = generateKey();
   await using flooded = await startVm(['--host', '127.0.0.1', '--max-unsent-mb', '32'], { env: { RIVER_KEY: key } });
   const before = rss(flooded.pid);
-  await using c = await RawClient.open(flooded.port);
+  await using c = await RawClient.open(flooded.port, '127.0.0.1', { tlsKey: key });
   const me = randomUUID();
   await c.handshake(key);
   // Deploy a VR, as this peer's child, that sends us 1 MiB every 5 ms (up to 2 GiB, ~200 MiB/s);

@@ -196,7 +196,7 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
   for (let round = 0; round < 5 && inTime(); round++) {
     for (const [kind, make, end] of afterAuth) {
       await pool(25, 8, async () => {
-        const c = await RawClient.open(vmProc.port);
+        const c = await RawClient.open(vmProc.port, '127.0.0.1', { tlsKey: KEY });
         await c.handshake(KEY);
         c.write(make());
         if (end) c.socket.end();
@@ -217,7 +217,7 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
   for (let i = 0; (sent[framesKind] ?? 0) < 3600 && inTime(); i++) {
     if (!c || c.isClosed) {
       await c?.[Symbol.asyncDispose]();
-      c = await RawClient.open(vmProc.port);
+      c = await RawClient.open(vmProc.port, '127.0.0.1', { tlsKey: KEY });
       await c.handshake(KEY);
     }
     c.write(Buffer.concat([encodeFrame(wrongShapeFrame()), encodeFrame([FrameKind.PING, i])]));

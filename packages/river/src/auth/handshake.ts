@@ -13,8 +13,15 @@
  * ```
  *
  * Both nonces are fresh random bytes, and each side's MAC covers the other side's nonce, so a
- * recorded handshake replayed later fails. Both node ids are bound in. Without a key both sides
- * MAC with the empty key (same code path); a keyed side refuses a keyless one.
+ * recorded handshake replayed later fails. Both node ids are bound in, and so is the channel: on a
+ * keyed connection the handshake runs inside TLS (net/tls-channel.ts) and both MACs cover keying
+ * material exported from that TLS session, so the handshake cannot be spliced onto another
+ * channel. Without a key both sides MAC with the empty key over an empty binding (same code
+ * path); a keyed side refuses a keyless one.
+ *
+ * HELLO carries only what the MACs need (version, node id, role, nonce, keyed). What a node says
+ * about itself (listen port, VMInfo) travels after the peer proved the key: the dialer's in its
+ * AUTH, the acceptor's in READY.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -25,6 +32,7 @@ import {
   FrameKind,
   PROTOCOL_VERSION,
   frameName,
+  type AboutBody,
   type Frame,
   type HelloBody,
   type NodeRole,
@@ -33,6 +41,7 @@ import {
 import type { VMInfo } from '../vm-info';
 
 export const NONCE_BYTES = 32;
+const EMPTY = new Uint8Array(0);
 
 /** What the other side told us about itself, once authenticated. */
 export interface PeerHello {
@@ -52,6 +61,11 @@ export interface HandshakeOptions {
   info: VMInfo | null;
   /** Dialer only: the node id we expect to reach (when dialling a known node). */
   expectNodeId?: UUID;
+  /**
+   * Bytes both ends of this channel share and no other channel has (TLS exported keying
+   * material); read when the first MAC is computed, after the channel is up. Empty when plain.
+   */
+  channelBinding?: () => Uint8Array;
   /** For tests: the nonce source. */
   randomBytes?: (n: number) => Uint8Array;
 }
@@ -79,12 +93,14 @@ export function computeMac(
   secondNonce: Uint8Array,
   dialerId: UUID,
   acceptorId: UUID,
+  binding: Uint8Array = EMPTY,
 ): Buffer {
   const h = createHmac('sha256', key ?? '');
   h.update(`river/${PROTOCOL_VERSION} ${label}\0`);
   h.update(firstNonce);
   h.update(secondNonce);
-  h.update(`\0${dialerId}\0${acceptorId}`);
+  h.update(`\0${dialerId}\0${acceptorId}\0`);
+  h.update(binding);
   return h.digest();
 }
 
@@ -134,7 +150,7 @@ export class Handshake {
         const bad = this.checkHello(peer);
         if (bad) return this.fail(bad);
         if (side === 'acceptor') {
-          const mac = computeMac(this.options.key, 'acceptor', peer.nonce, this.nonce, peer.nodeId, this.options.nodeId);
+          const mac = computeMac(this.options.key, 'acceptor', peer.nonce, this.nonce, peer.nodeId, this.options.nodeId, this.binding());
           this.state = { kind: 'awaiting-auth', peer };
           return { send: [[FrameKind.HELLO, this.hello()], [FrameKind.AUTH, mac]] };
         }
@@ -145,22 +161,23 @@ export class Handshake {
         if (frame[0] !== FrameKind.AUTH) return this.unexpected(frame, 'AUTH');
         const peer = s.peer;
         const mine = this.options.nodeId;
+        const binding = this.binding();
         if (side === 'dialer') {
-          const expected = computeMac(this.options.key, 'acceptor', this.nonce, peer.nonce, mine, peer.nodeId);
+          const expected = computeMac(this.options.key, 'acceptor', this.nonce, peer.nonce, mine, peer.nodeId, binding);
           if (!macEquals(frame[1], expected)) return this.authFailed();
-          const mac = computeMac(this.options.key, 'dialer', peer.nonce, this.nonce, mine, peer.nodeId);
+          const mac = computeMac(this.options.key, 'dialer', peer.nonce, this.nonce, mine, peer.nodeId, binding);
           this.state = { kind: 'awaiting-ready', peer };
-          return { send: [[FrameKind.AUTH, mac]] };
+          return { send: [[FrameKind.AUTH, mac, this.about()]] };
         }
-        const expected = computeMac(this.options.key, 'dialer', this.nonce, peer.nonce, peer.nodeId, mine);
+        const expected = computeMac(this.options.key, 'dialer', this.nonce, peer.nonce, peer.nodeId, mine, binding);
         if (!macEquals(frame[1], expected)) return this.authFailed();
-        const done = toPeerHello(peer);
+        const done = toPeerHello(peer, frame[2]);
         this.state = { kind: 'done', peer: done };
-        return { send: [[FrameKind.READY]], done };
+        return { send: [[FrameKind.READY, this.about()]], done };
       }
       case 'awaiting-ready': {
         if (frame[0] !== FrameKind.READY) return this.unexpected(frame, 'READY');
-        const done = toPeerHello(s.peer);
+        const done = toPeerHello(s.peer, frame[1]);
         this.state = { kind: 'done', peer: done };
         return { send: [], done };
       }
@@ -174,9 +191,16 @@ export class Handshake {
       role: this.options.role,
       nonce: this.nonce,
       keyed: this.options.key !== undefined,
-      listenPort: this.options.listenPort,
-      info: this.options.info,
     };
+  }
+
+  /** What this node says about itself, once the peer has proved the key. */
+  private about(): AboutBody {
+    return { listenPort: this.options.listenPort, info: this.options.info };
+  }
+
+  private binding(): Uint8Array {
+    return this.options.channelBinding?.() ?? EMPTY;
   }
 
   private checkHello(peer: HelloBody): RiverError | undefined {
@@ -215,6 +239,6 @@ export class Handshake {
   }
 }
 
-function toPeerHello(h: HelloBody): PeerHello {
-  return { nodeId: h.nodeId, role: h.role, listenPort: h.listenPort ?? null, info: h.info ?? null };
+function toPeerHello(h: HelloBody, about: AboutBody | undefined): PeerHello {
+  return { nodeId: h.nodeId, role: h.role, listenPort: about?.listenPort ?? null, info: about?.info ?? null };
 }

@@ -12,14 +12,18 @@ import { ProtocolError } from '../errors/protocol-error';
 import { RiverError } from '../errors/river-error';
 import { FrameKind, frameName, parseFrame, type ByeReason, type Frame, type NodeRole } from '../protocol';
 import type { VMInfo } from '../vm-info';
+import { assertHandshakeBytes } from './handshake-bytes';
 import { decodeRoutePayload, encodeRouteFrame } from './route-codec';
 import type { Transport } from './transport';
 
 /** What may wait for a slow peer beyond one largest frame, by default (see `maxUnsentBytes`). */
 const SLOW_PEER_MARGIN_BYTES = 256 * 1024 * 1024;
 
-/** Frames larger than this are refused before the peer is authenticated. */
-export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * Frames larger than this are refused before the peer is authenticated: the largest handshake
+ * frame (an AUTH with a VMInfo) is a few hundred bytes.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 
 export interface ConnectionOptions {
   side: 'dialer' | 'acceptor';
@@ -87,7 +91,8 @@ export class Connection {
   ) {
     this.now = options.now ?? Date.now;
     this.lastRecv = this.lastSent = this.now();
-    this.state = { kind: 'handshaking', handshake: new Handshake(options), since: this.lastRecv };
+    const handshake = new Handshake({ ...options, channelBinding: () => transport.channelBinding?.() ?? new Uint8Array(0) });
+    this.state = { kind: 'handshaking', handshake, since: this.lastRecv };
   }
 
   get side(): 'dialer' | 'acceptor' {
@@ -108,11 +113,18 @@ export class Connection {
     Object.assign(this.events, events);
     this.transport.start({
       data: (chunk) => this.onData(chunk),
-      close: (error) =>
+      close: (error) => {
+        // The channel refused the peer (no key, wrong key) before anything was said: that is the
+        // handshake failing, not a connection lost.
+        if (this.state.kind === 'handshaking' && RiverError.isInstance(error)) {
+          this.closed({ kind: 'error', error }, 'destroy');
+          return;
+        }
         this.closed({
           kind: 'eof',
-          error: new PeerLostError({ message: 'connection closed by the peer', cause: error }),
-        }),
+          error: new PeerLostError({ message: `connection closed by the peer${error ? `: ${error.message}` : ''}`, cause: error }),
+        });
+      },
     });
     if (this.state.kind === 'handshaking') this.write(this.state.handshake.start());
   }
@@ -228,6 +240,7 @@ export class Connection {
       if ((this.state as ConnectionState).kind === 'closed') return;
       let frame: Frame;
       try {
+        if (this.state.kind === 'handshaking') assertHandshakeBytes(payload);
         frame = decodeRoutePayload(payload) ?? parseFrame(decode(payload));
       } catch (error) {
         this.fail(

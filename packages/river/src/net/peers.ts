@@ -15,8 +15,13 @@ import { PendingRequests } from '../engine/pending';
 import { FrameKind, type ControlOp, type Frame, type NodeRole, type NoticeOp } from '../protocol';
 import type { PeerHello } from '../auth/handshake';
 import type { VMInfo } from '../vm-info';
+import { encodeFrame } from '@river/sfm';
+
 import { Connection, type CloseReason, type ConnectionOptions } from './connection';
-import { SocketTransport } from './transport';
+import { RefusalLog } from './refusal-log';
+import { TLS_HANDSHAKE_RECORD, secureAcceptor, secureDialer } from './tls-channel';
+import { SocketTransport, normalizeAddress, type Transport } from './transport';
+import { UnauthenticatedConnections, type UnauthenticatedLimits } from './unauthenticated';
 
 export interface PeerAddress {
   host: string;
@@ -68,6 +73,8 @@ export interface PeerTableOptions
   reconnect?: ReconnectPolicy;
   /** Default {@link LOST_PEER_MEMORY_MS}. */
   lostPeerMemoryMs?: number;
+  /** Caps on accepted connections that have not authenticated yet (defaults in unauthenticated.ts). */
+  unauthenticated?: Partial<UnauthenticatedLimits>;
 }
 
 export interface PeerTableEvents {
@@ -91,12 +98,16 @@ export class PeerTable {
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
   private readonly reconnect: ReconnectPolicy;
+  private readonly refusals: RefusalLog;
+  private readonly unauthenticated: UnauthenticatedConnections;
 
   constructor(
     private readonly options: PeerTableOptions,
     private readonly events: PeerTableEvents,
   ) {
     this.reconnect = options.reconnect ?? DEFAULT_RECONNECT;
+    this.refusals = new RefusalLog((line) => this.events.log(line));
+    this.unauthenticated = new UnauthenticatedConnections(options.unauthenticated, (from, why) => this.refusals.refused(from, why));
     this.timer = setInterval(() => {
       for (const c of this.conns) c.tick();
     }, Math.min(250, options.pingIntervalMs));
@@ -130,9 +141,52 @@ export class PeerTable {
         socket.destroy();
         return;
       }
-      const conn = this.newConnection(socket, 'acceptor');
-      conn.start(this.connEvents());
+      this.accept(socket);
     });
+  }
+
+  /**
+   * An accepted socket: counted against the caps on unauthenticated connections until it opens;
+   * its first byte tells a TLS client (a keyed dialer) from a plain one, so a key mismatch gets a
+   * clear answer instead of a TLS alert or a garbled frame.
+   */
+  private accept(socket: Socket): void {
+    const from = formatRemote(socket);
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // reported through the connection, or not at all
+    this.unauthenticated.add(socket, from);
+    const sniffTimer = setTimeout(() => {
+      this.refusePlain(socket, from, new HandshakeError({ message: `no handshake within ${this.options.handshakeTimeoutMs} ms` }));
+    }, this.options.handshakeTimeoutMs);
+    sniffTimer.unref();
+    socket.once('close', () => clearTimeout(sniffTimer));
+    socket.once('data', (first: Buffer) => {
+      clearTimeout(sniffTimer);
+      socket.pause();
+      socket.unshift(first);
+      const key = this.options.key;
+      const tlsClient = first[0] === TLS_HANDSHAKE_RECORD;
+      if (key !== undefined && !tlsClient) {
+        this.refusePlain(socket, from, new AuthError({ message: 'peer has no cluster key, this node requires one (set RIVER_KEY or a key file on both sides)' }));
+        return;
+      }
+      if (key === undefined && tlsClient) {
+        this.refusePlain(socket, from, new AuthError({ message: 'peer requires a cluster key, this node has none (set RIVER_KEY or a key file on both sides)' }));
+        return;
+      }
+      const transport = key === undefined ? new SocketTransport(socket) : new SocketTransport(socket, secureAcceptor(socket, key));
+      const conn = this.newConnection(transport, 'acceptor');
+      this.unauthenticated.attach(socket, conn);
+      conn.start(this.connEvents());
+      if (key === undefined) socket.resume();
+    });
+  }
+
+  /** Answers a peer on the wrong side of the key with a plain ERROR frame, and closes. */
+  private refusePlain(socket: Socket, from: string, error: RiverError): void {
+    this.refusals.refused(from, error.message);
+    socket.end(encodeFrame([FrameKind.ERROR, error.code, error.message]));
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   /**
@@ -220,6 +274,8 @@ export class PeerTable {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    this.refusals.flush();
+    this.unauthenticated.closeAll();
     for (const c of [...this.conns]) c.bye('stopping');
     const error = new StoppedError({ message: 'engine stopped' });
     for (const p of this.peers.values()) p.requests.failAll(error);
@@ -242,9 +298,9 @@ export class PeerTable {
     this.byAddress.set(addressKey(address), peer.nodeId);
   }
 
-  private newConnection(socket: Socket, side: 'dialer' | 'acceptor', expectNodeId?: string): Connection {
+  private newConnection(transport: Transport, side: 'dialer' | 'acceptor', expectNodeId?: string): Connection {
     const hello = this.options.hello();
-    const conn = new Connection(new SocketTransport(socket), {
+    const conn = new Connection(transport, {
       side,
       nodeId: this.options.nodeId,
       role: this.options.role,
@@ -289,7 +345,9 @@ export class PeerTable {
       socket.once('error', onError);
       socket.once('connect', () => {
         socket.off('error', onError);
-        const conn = this.newConnection(socket, 'dialer', expectNodeId);
+        const key = this.options.key;
+        const transport = key === undefined ? new SocketTransport(socket) : new SocketTransport(socket, secureDialer(socket, key));
+        const conn = this.newConnection(transport, 'dialer', expectNodeId);
         const events = this.connEvents();
         conn.start({
           open: (c, hello) => {
@@ -355,6 +413,7 @@ export class PeerTable {
   }
 
   private onOpen(conn: Connection, hello: PeerHello): void {
+    this.unauthenticated.opened(conn);
     const peer = this.getOrCreate(hello.nodeId);
     peer.role = hello.role;
     if (hello.info) peer.info = hello.info;
@@ -404,9 +463,15 @@ export class PeerTable {
 
   private onClose(conn: Connection, reason: CloseReason): void {
     this.conns.delete(conn);
-    if (reason.kind === 'error' && conn.peer === undefined) {
-      const from = conn.transport.remoteAddress ?? '?';
-      this.events.log(`connection from ${from.includes(':') ? `[${from}]` : from}:${conn.transport.remotePort ?? '?'} refused: ${reason.error.message}`);
+    this.unauthenticated.opened(conn);
+    const from = () => {
+      const host = conn.transport.remoteAddress ?? '?';
+      return `${host.includes(':') ? `[${host}]` : host}:${conn.transport.remotePort ?? '?'}`;
+    };
+    if (reason.kind === 'error' && conn.peer === undefined) this.refusals.refused(from(), reason.error.message);
+    // The encrypted channel refused bytes on an open connection: someone on the path wrote into it.
+    if (reason.kind === 'eof' && conn.peer !== undefined && HandshakeError.isInstance(reason.error.cause)) {
+      this.refusals.refused(from(), `node ${conn.peer.nodeId}: ${reason.error.cause.message}`);
     }
     const nodeId = conn.peer?.nodeId;
     if (!nodeId) return;
@@ -459,6 +524,11 @@ function isTransient(error: unknown): boolean {
   if (AuthError.isInstance(error) || HandshakeError.isInstance(error)) return false;
   if (StoppedError.isInstance(error)) return false;
   return true;
+}
+
+function formatRemote(socket: Socket): string {
+  const host = normalizeAddress(socket.remoteAddress) ?? '?';
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? '?'}`;
 }
 
 export function addressKey(a: PeerAddress): string {

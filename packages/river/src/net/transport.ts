@@ -3,6 +3,9 @@
  * heartbeat logic of `Connection` can be tested with an in-memory pair and run for real over TCP.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+import { channelBinding, explainTlsError } from './tls-channel';
 
 export interface TransportHandlers {
   data(chunk: Uint8Array): void;
@@ -23,22 +26,38 @@ export interface Transport {
   /** Closes now, dropping anything unsent. */
   destroy(): void;
   start(handlers: TransportHandlers): void;
+  /** Keying material of the encrypted channel, when there is one (see tls-channel.ts). */
+  channelBinding?(): Uint8Array;
 }
 
-/** A TCP socket as a Transport. */
+/** A TCP socket, or the TLS channel over one, as a Transport. */
 export class SocketTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   private closed = false;
+  private secured = false;
 
-  constructor(private readonly socket: Socket) {
-    socket.setNoDelay(true);
+  /** `tls` is the channel over `socket` on a keyed connection; bytes then go through it. */
+  constructor(
+    private readonly tcp: Socket,
+    private readonly tls?: TLSSocket,
+  ) {
+    tcp.setNoDelay(true);
+    tls?.once('secure', () => (this.secured = true)).once('secureConnect', () => (this.secured = true));
+  }
+
+  private get socket(): Socket {
+    return this.tls ?? this.tcp;
+  }
+
+  channelBinding(): Uint8Array {
+    return this.tls ? channelBinding(this.tls) : new Uint8Array(0);
   }
 
   get remoteAddress(): string | undefined {
-    return normalizeAddress(this.socket.remoteAddress);
+    return normalizeAddress(this.tcp.remoteAddress);
   }
   get remotePort(): number | undefined {
-    return this.socket.remotePort;
+    return this.tcp.remotePort;
   }
   get bufferedBytes(): number {
     return this.socket.writableLength;
@@ -47,8 +66,10 @@ export class SocketTransport implements Transport {
   start(handlers: TransportHandlers): void {
     this.handlers = handlers;
     this.socket.on('data', (chunk: Buffer) => this.handlers?.data(chunk));
-    this.socket.on('error', (err) => this.finish(err));
+    this.socket.on('error', (err) => this.finish(this.tls ? (explainTlsError(err, this.secured) ?? err) : err));
     this.socket.on('close', () => this.finish());
+    // A TLS socket does not always pass on its TCP socket's errors (a reset during the handshake).
+    if (this.tls) this.tcp.on('error', (err) => this.finish(err));
     // The peer half-closed: we have nothing more to say either.
     this.socket.on('end', () => this.socket.end());
   }
@@ -65,11 +86,12 @@ export class SocketTransport implements Transport {
   end(): void {
     if (!this.socket.destroyed) this.socket.end();
     // Never linger on a peer that does not finish the close.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    setTimeout(() => this.destroy(), 2000).unref();
   }
 
   destroy(): void {
     this.socket.destroy();
+    this.tcp.destroy();
   }
 
   private finish(error?: Error): void {
