@@ -83,7 +83,7 @@ describe('Handshake', () => {
     const a = side('acceptor');
     const nonce = new Uint8Array(32).fill(1);
     const dialerId = randomUUID();
-    const step1 = a.receive([FrameKind.HELLO, { version: PROTOCOL_VERSION, nodeId: dialerId, role: 'initiator', nonce, keyed: true, listenPort: null, info: null }]);
+    const step1 = a.receive([FrameKind.HELLO, { version: PROTOCOL_VERSION, nodeId: dialerId, role: 'initiator', nonce, keyed: true }]);
     const acceptorHello = step1.send[0] as [number, { nonce: Uint8Array; nodeId: string }];
     const bad = computeMac('wrong-key-of-enough-length', 'dialer', acceptorHello[1].nonce, nonce, dialerId, acceptorHello[1].nodeId);
     const step2 = a.receive([FrameKind.AUTH, bad]);
@@ -115,7 +115,7 @@ describe('Handshake', () => {
 
   test('a truncated MAC is refused (length checked before the constant-time compare)', () => {
     const a = side('acceptor');
-    a.receive([FrameKind.HELLO, { version: PROTOCOL_VERSION, nodeId: randomUUID(), role: 'initiator', nonce: new Uint8Array(32), keyed: true, listenPort: null, info: null }]);
+    a.receive([FrameKind.HELLO, { version: PROTOCOL_VERSION, nodeId: randomUUID(), role: 'initiator', nonce: new Uint8Array(32), keyed: true }]);
     expect(AuthError.isInstance(a.receive([FrameKind.AUTH, new Uint8Array(5)]).error)).toBe(true);
   });
 
