@@ -87,3 +87,36 @@ export class EchoVR extends VirtualResource {
     }
   }
 }
+
+/**
+ * Sends pings to `peer` (an EchoVR) and measures: `rtt` — `n` sequential round trips after
+ * `warmup`, their median and p99 in µs; `tput` — `n` messages with `window` in flight, per second.
+ */
+export class Pinger extends VirtualResource {
+  async main(peer: string, mode: 'rtt' | 'tput', n: number, warmup: number, window: number): Promise<unknown> {
+    const deadline = Date.now() + 10 * 60_000;
+    if (mode === 'rtt') {
+      const lat = new Float64Array(n);
+      for (let i = -warmup; i < n; i++) {
+        const t = process.hrtime.bigint();
+        this.send(peer, { tag: 'ping', seq: i });
+        await this.recv({ tag: 'pong' });
+        if (i >= 0) lat[i] = Number(process.hrtime.bigint() - t) / 1000;
+        if ((i & 1023) === 0 && Date.now() > deadline) throw new Error('deadline');
+      }
+      lat.sort();
+      return { median: lat[Math.floor(n / 2)], p99: lat[Math.floor(n * 0.99)] };
+    }
+    let sent = 0;
+    let got = 0;
+    const started = process.hrtime.bigint();
+    while (sent < window && sent < n) this.send(peer, { tag: 'ping', seq: sent++ });
+    while (got < n) {
+      await this.recv({ tag: 'pong' });
+      got++;
+      if (sent < n) this.send(peer, { tag: 'ping', seq: sent++ });
+      if ((got & 1023) === 0 && Date.now() > deadline) throw new Error('deadline');
+    }
+    return { perSec: n / (Number(process.hrtime.bigint() - started) / 1e9) };
+  }
+}

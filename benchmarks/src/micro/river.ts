@@ -5,7 +5,7 @@
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:river
 //   (node benchmarks/dist/micro/river.js [--rounds N] [--out-dir DIR])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { EchoVR, flag, machineSummary, runMain, median, percentile, startChild } from './harness';
+import { EchoVR, Pinger, flag, machineSummary, runMain, median, percentile, startChild } from './harness';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -105,37 +105,8 @@ async function rawThroughput(c: RawClient): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// River: Pinger (a VR on VM A) and EchoVR (harness.ts, a VR on VM B).
+// River: Pinger (a VR on VM A) and EchoVR (a VR on VM B), both in harness.ts.
 
-
-class Pinger extends VirtualResource {
-  async main(peer: string, mode: 'rtt' | 'tput', n: number, warmup: number, window: number): Promise<unknown> {
-    const deadline = Date.now() + 10 * 60_000;
-    if (mode === 'rtt') {
-      const lat = new Float64Array(n);
-      for (let i = -warmup; i < n; i++) {
-        const t = process.hrtime.bigint();
-        this.send(peer, { tag: 'ping', seq: i });
-        await this.recv({ tag: 'pong' });
-        if (i >= 0) lat[i] = Number(process.hrtime.bigint() - t) / 1000;
-        if ((i & 1023) === 0 && Date.now() > deadline) throw new Error('deadline');
-      }
-      lat.sort();
-      return { median: lat[Math.floor(n / 2)], p99: lat[Math.floor(n * 0.99)] };
-    }
-    let sent = 0;
-    let got = 0;
-    const started = process.hrtime.bigint();
-    while (sent < window && sent < n) this.send(peer, { tag: 'ping', seq: sent++ });
-    while (got < n) {
-      await this.recv({ tag: 'pong' });
-      got++;
-      if (sent < n) this.send(peer, { tag: 'ping', seq: sent++ });
-      if ((got & 1023) === 0 && Date.now() > deadline) throw new Error('deadline');
-    }
-    return { perSec: n / (Number(process.hrtime.bigint() - started) / 1e9) };
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
