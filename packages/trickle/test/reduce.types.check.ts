@@ -48,6 +48,13 @@ export async function reduceTypes(vms: VM[]) {
   await forkWork(vms, square, [1, 2], { reduce: (a, b) => a + b, initial: 'zero' });
   // @ts-expect-error reduce gives one value: `ordered` means nothing there
   await forkWork(vms, square, [1, 2], { reduce: (a, b) => a + b, ordered: true });
+  // An options object in a variable is checked too: a list type is never given to a reducing call.
+  const options = { chunksize: 2, reduce: (a: number, b: number) => a + b };
+  const viaVariable = await forkWork(vms, square, [1, 2], options);
+  expectType<Equal<typeof viaVariable, number | undefined>>();
+  const wrong = { reduce: (a: string, b: string) => a + b };
+  // @ts-expect-error a reducer of strings does not fold numbers, in a variable too
+  await forkWork(vms, square, [1, 2], wrong);
   // @ts-expect-error forkGen streams results: no reduce
   forkGen(vms, square, [1, 2], { reduce: (a: number, b: number) => a + b });
 }

@@ -78,13 +78,16 @@ export interface ForkWorkOptions<W = unknown> {
    * list has nobody to wait for: it rejects at once.
    */
   waitForVMsMs?: number;
+  /** See {@link ReduceOptions}: with `reduce`, forkWork resolves with one value, not a list. */
+  reduce?: undefined;
+  initial?: undefined;
 }
 
 /**
  * forkWork with `reduce`: the VMs fold the results and forkWork resolves with ONE value.
  * `R` is what the function returns (awaited): the accumulator has the same type.
  */
-export interface ReduceOptions<W, R> extends Omit<ForkWorkOptions<W>, 'ordered' | 'buffer'> {
+export interface ReduceOptions<W, R> extends Omit<ForkWorkOptions<W>, 'ordered' | 'buffer' | 'reduce' | 'initial'> {
   /**
    * `reduce(acc, result) => acc`, associative and commutative (the order in which results meet
    * is not defined). It runs on the VMs (its source travels, like any function argument): each
@@ -101,6 +104,9 @@ export interface ReduceOptions<W, R> extends Omit<ForkWorkOptions<W>, 'ordered' 
    */
   initial?: R;
 }
+
+/** What a run is given: the options of either form. */
+type RunOptions<W> = Omit<ForkWorkOptions<W>, 'reduce' | 'initial'> & { reduce?: Reducer<unknown>; initial?: unknown };
 
 type AnyFunction = (arg: any) => any;
 type ResultOf<F> = F extends AnyFunction ? Returned<Awaited<ReturnType<F>>> : unknown;
@@ -149,7 +155,7 @@ class WorkRun<W> implements ReductionHost<W> {
     private readonly fn: Callee,
     queue: WorkQueue<W>,
     private readonly balancer: Balancer,
-    private readonly options: ForkWorkOptions<W>,
+    private readonly options: RunOptions<W>,
     /** The live set the VMs come from (undefined for a plain list). */
     private readonly live: LiveVMs | undefined,
   ) {
@@ -165,11 +171,8 @@ class WorkRun<W> implements ReductionHost<W> {
       this.rejectFailed = reject;
     });
     this.failed.catch(() => undefined);
-    const reduce = (options as ReduceOptions<W, unknown>).reduce;
-    this.reduction =
-      reduce === undefined
-        ? undefined
-        : new Reduction(reduce, 'initial' in options && options.initial !== undefined ? { value: (options as ReduceOptions<W, unknown>).initial } : undefined, this);
+    const { reduce } = options;
+    this.reduction = reduce === undefined ? undefined : new Reduction(reduce, options.initial !== undefined ? { value: options.initial } : undefined, this);
   }
 
   // ---- ReductionHost ---------------------------------------------------------------------
@@ -477,7 +480,7 @@ async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable
 }
 
 /** Sets up a run over `vms` (a live set is followed) and its abort signal. */
-function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions): { run: WorkRun<unknown>; close: () => void } {
+function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: RunOptions<unknown>): { run: WorkRun<unknown>; close: () => void } {
   const { signal } = options;
   signal?.throwIfAborted();
   // Arrays (and Sets, whose size is known) are handed out by position; any other iterable — a
@@ -522,7 +525,7 @@ function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unkno
  */
 async function reduceWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ReduceOptions<unknown, unknown>): Promise<unknown> {
   if (typeof options.reduce !== 'function') throw new TypeError(`forkWork: reduce must be a function (acc, result) => acc, got ${typeof options.reduce}`);
-  const { run, close } = startRun(vms, fn, work, options as ForkWorkOptions);
+  const { run, close } = startRun(vms, fn, work, options);
   const reduction = run.reduction!;
   try {
     for (;;) {
