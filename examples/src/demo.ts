@@ -8,13 +8,13 @@ import { runExample } from './run-example';
 import { countWords, writeWordFiles } from './wfreq-data';
 
 async function main() {
-  console.log('$ trickle run examples/src/paper/ex1-simple.ts');
+  console.log('$ pnpm exec trickle run examples/src/paper/ex1-simple.ts');
   const ex1 = await runExample('ex1-simple.ts', [], { echo: true });
   if (ex1.code !== 0) throw new Error(`Example 1 failed (exit ${ex1.code})`);
 
   const dir = join(tmpdir(), 'trickle-demo-wfreq');
   const files = writeWordFiles(dir);
-  console.log(`\n$ trickle run examples/src/paper/ex7-wfreq.ts 4 10 ${join(dir, 'file')}`);
+  console.log(`\n$ pnpm exec trickle run examples/src/paper/ex7-wfreq.ts 4 10 ${join(dir, 'file')}`);
   const ex7 = await runExample('ex7-wfreq.ts', ['4', '10', join(dir, 'file')], { echo: true });
   if (ex7.code !== 0) throw new Error(`Example 7 failed (exit ${ex7.code})`);
 

@@ -1,12 +1,13 @@
-/** Runs one of the paper's programs with `trickle run`, as a user would from a shell. */
+/** Runs one of the paper's programs with `trickle run` (`pnpm exec trickle run …`), as a user would from a shell. */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 
 /** The paper's programs, in TypeScript (trickle run compiles them on the fly). */
 export const PAPER_DIR = join(__dirname, '..', 'src', 'paper');
 
+/** The `trickle` command (the package's bin, which `pnpm exec trickle` runs). */
 export function trickleCli(): string {
-  return join(dirname(require.resolve('@trickle/core/package.json')), 'dist', 'cli.js');
+  return join(dirname(require.resolve('@trickle/core/package.json')), 'bin', 'trickle.js');
 }
 
 export interface ExampleRun {

@@ -134,16 +134,32 @@ function reportUncaught(error: unknown): boolean {
     return true;
   }
   // A syntax error CommonJS reported is already decorated with its file:line.
-  const place = error instanceof SyntaxError ? undefined : firstUserFrame(stack);
-  process.stderr.write(`${place ? `${place}\n` : ''}${inspect(error)}\n`);
+  const place = error instanceof SyntaxError ? undefined : firstUserFrame(error);
+  // The stack (a RemoteError's holds the call site here and the remote stack), not a dump of
+  // every nested cause: each cause in one line.
+  let text = error instanceof Error ? stack : inspect(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && !text.includes(code)) text += `\n  code: '${code}'`;
+  for (let cause = (error as { cause?: unknown } | null)?.cause, depth = 0; cause instanceof Error && depth < 3; cause = cause.cause, depth++) {
+    if (!text.includes(cause.message)) text += `\n  caused by ${cause.name}: ${cause.message}`;
+  }
+  process.stderr.write(`${place ? `${place}\n` : ''}${text}\n`);
   return true;
 }
 
-/** `/app/main.ts:12` from the first stack line outside Node and node_modules. */
-function firstUserFrame(stack: string | undefined): string | undefined {
-  for (const line of (stack ?? '').split('\n')) {
-    const m = /(?:\(|\s)((?:file:\/\/)?\/[^():]+):(\d+):\d+\)?\s*$/.exec(line);
-    if (m && !m[1]!.includes('/node_modules/') && !m[1]!.startsWith('node:')) return `${m[1]!.replace(/^file:\/\//, '')}:${m[2]}`;
+/** Where Trickle's and River's own code lives: not the user's place. */
+const OWN_CODE = [__dirname, resolve(require.resolve('@river/engine/package.json'), '..', 'dist')];
+
+/** `/app/main.ts:12` from the first stack line (of the error, else of its causes) in the user's code. */
+function firstUserFrame(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    for (const line of String(e.stack).split('\n')) {
+      const m = /(?:\(|\s)((?:file:\/\/)?\/[^():]+):(\d+):\d+\)?\s*$/.exec(line);
+      if (!m) continue;
+      const file = m[1]!.replace(/^file:\/\//, '');
+      if (file.includes('/node_modules/') || OWN_CODE.some((dir) => file.startsWith(`${dir}/`))) continue;
+      return `${file}:${m[2]}`;
+    }
   }
   return undefined;
 }

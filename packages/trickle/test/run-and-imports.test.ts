@@ -70,11 +70,11 @@ describe('trickle run', () => {
   });
 
   test('--typecheck refuses to run a program with a type error, with tsc saying where', async () => {
-    const checked = await trickleRun('type-error.ts', ['--typecheck']);
+    const checked = await trickleRun('typecheck/type-error.ts', ['--typecheck']);
     expect(checked.stderr).toMatch(/type-error\.ts\(2,7\): error TS2322/);
     expect(checked.stdout).not.toContain('ran');
     expect(checked.code).not.toBe(0);
-    const unchecked = await trickleRun('type-error.ts');
+    const unchecked = await trickleRun('typecheck/type-error.ts');
     expect(unchecked.stdout).toContain('ran not a number');
   });
 
@@ -113,5 +113,30 @@ test('code compiled by tsc to CommonJS (crypto_1.createHash, helpers_1.double) i
     expect(run.stdout.trim()).toBe(`[${EXPECTED},${EXPECTED}]`);
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+test('a package the VM does not have: an error naming the package, the identifier and the VM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trickle-vm-cwd-'));
+  // NODE_PATH (pnpm exec sets it) would let the VM find the package anyway.
+  const env = { ...process.env };
+  delete env.NODE_PATH;
+  const vm = spawn(process.execPath, [CLI, 'vm', '--port', '0', '--host', '127.0.0.1', '--no-advertise'], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    const address = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      vm.stdout.on('data', (c: Buffer) => {
+        text += c;
+        const m = /listening on (\S+:\d+)/.exec(text);
+        if (m) resolve(m[1]!);
+      });
+      vm.on('exit', (code) => reject(new Error(`trickle vm exited (${code}): ${text}`)));
+    });
+    const run = await runNode([CLI, 'run', join(FIXTURES, 'missing.ts')], { TRICKLE_PEERS: address });
+    expect(run.stderr).toMatch(/work uses 'version' \(\{ version \} from 'esbuild'\), but package 'esbuild' is not installed on VM '[^']+'/);
+    expect(run.stderr).toContain('npm install esbuild');
+    expect(run.code).toBe(1);
+  } finally {
+    vm.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 });
