@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 
 import { defaultKeyFilePath, resolveKey, writeKeyFile } from './auth/keyfile';
+import { KeyFileExistsError } from './errors/key-file-exists-error';
 import type { MetricDeclaration } from './metrics/vm-metrics';
 import { runPingCli } from './ping-cli';
 import { RiverVM, type RiverVMOptions } from './vm/river-vm';
@@ -15,6 +16,8 @@ export interface VmCliOptions {
   extensions?: Record<string, string>;
   /** Shown in the output and help (`river`, `trickle`). */
   programName?: string;
+  /** Prefix of the environment variables named in the output and help (default `RIVER`). */
+  envPrefix?: string;
   /** Where output goes (default process.stdout). */
   out?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -24,7 +27,7 @@ export interface VmCliOptions {
   handleSignals?: boolean;
 }
 
-function vmUsage(program: string): string {
+function vmUsage(program: string, env: string): string {
   return `usage: ${program} vm [options]
 
 Start a ${program} VM: a process that hosts virtual resources for initiators and other VMs.
@@ -32,11 +35,12 @@ Start a ${program} VM: a process that hosts virtual resources for initiators and
 options:
   --port N             TCP port to listen on (default 0: any free port)
   --host H             address to listen on (default 127.0.0.1 without a key, 0.0.0.0 with one)
-  --slots N            how many VRs it offers to run at once (default: number of cores)
-  --key-file PATH      cluster key file (default: env RIVER_KEY, RIVER_KEY_FILE); without a key
+  --slots N            how many VRs it says it can run at once, advertised (VMInfo.slots) for
+                       schedulers to read; not a limit (default: number of cores)
+  --key-file PATH      cluster key file (default: env ${env}_KEY, ${env}_KEY_FILE); without a key
                        the VM listens on loopback only
-  --no-advertise       do not advertise over mDNS (env RIVER_MDNS=off does the same)
-  --interface IF       pin mDNS to one interface (env RIVER_MDNS_INTERFACE)
+  --no-advertise       do not advertise over mDNS (env ${env}_MDNS=off does the same)
+  --interface IF       pin mDNS to one interface (env ${env}_MDNS_INTERFACE)
   --join HOST:PORT     join the cluster of the VM at HOST:PORT
   --name NAME          a name for this VM (default hostname:port)
   --peer-timeout MS    declare a silent peer lost after MS milliseconds (default 5000)
@@ -50,7 +54,7 @@ options:
   --metrics-port P     serve Prometheus metrics at http://127.0.0.1:P/metrics (0: any free port)
   --metrics-host H     address the metrics are served on (default 127.0.0.1: loopback only)
   --stop-grace S       on SIGTERM/SIGINT, how many seconds the work in hand may take to finish
-                       before the VM exits anyway (default 30; env RIVER_STOP_GRACE_MS, in ms)
+                       before the VM exits anyway (default 30; env ${env}_STOP_GRACE_MS, in ms)
   --help               show this help
 
 The first line of output holds the address it listens on, as host:port.
@@ -156,7 +160,7 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
   const env = options.env ?? process.env;
   const parsed = parseVmArgs(argv);
   if (parsed === 'help') {
-    out(vmUsage(program));
+    out(vmUsage(program, options.envPrefix ?? 'RIVER'));
     return undefined;
   }
   const { keyFile, ...vmOptions } = parsed;
@@ -171,8 +175,9 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
   out(`${program} vm listening on ${hostPort} (id ${vm.id}, name ${vm.info.name}, slots ${vm.info.slots}; ${security})`);
   if (env.RIVER_QUIET !== '1') {
     // (A local VM started by an initiator sets RIVER_QUIET: only the first line is read.)
-    out(`  reach it: RIVER_PEERS=${hostPort}, or start more VMs with: ${program} vm --join ${hostPort}`);
-    if (!key) out(`  to accept other machines, give every VM and initiator the same key (${program} keygen; --key-file or RIVER_KEY)`);
+    const prefix = options.envPrefix ?? 'RIVER';
+    out(`  reach it: ${prefix}_PEERS=${hostPort}, or start more VMs with: ${program} vm --join ${hostPort}`);
+    if (!key) out(`  to accept other machines, give every VM and initiator the same key (${program} keygen; --key-file or ${prefix}_KEY)`);
     const m = vm.metricsAddress;
     if (m) out(`  metrics: http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}/metrics`);
     out(vm.advertising ? '  advertised over mDNS (_river._tcp)' : `  mDNS advertisement off${key ? '' : ' (without a cluster key there is nothing to advertise beyond this machine)'}`);
@@ -233,7 +238,12 @@ async function keygen(argv: string[], out: (line: string) => void): Promise<void
     return;
   }
   const path = positionals[0] ?? defaultKeyFilePath();
-  await writeKeyFile(path, undefined, { force: values.force });
+  try {
+    await writeKeyFile(path, undefined, { force: values.force });
+  } catch (error) {
+    if (KeyFileExistsError.isInstance(error)) throw new KeyFileExistsError({ path, cause: error, fix: 'pass --force' });
+    throw error;
+  }
   out(`wrote a new cluster key to ${path}`);
 }
 

@@ -11,7 +11,7 @@ import { register } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
-import { defaultKeyFilePath, runPingCli, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
+import { defaultKeyFilePath, KeyFileExistsError, runPingCli, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
 import * as trickle from './index';
 import { trickleExtensions } from './river/extension';
 import { trickleMetrics } from './river/metrics';
@@ -208,7 +208,12 @@ async function keygen(argv: string[]): Promise<number> {
     return 0;
   }
   const path = resolve(values.out ?? defaultKeyFilePath());
-  await writeKeyFile(path, undefined, { force: values.force });
+  try {
+    await writeKeyFile(path, undefined, { force: values.force });
+  } catch (error) {
+    if (KeyFileExistsError.isInstance(error)) throw new KeyFileExistsError({ path, cause: error, fix: 'pass --force' });
+    throw error;
+  }
   process.stdout.write(`wrote a new cluster key to ${path}\n`);
   return 0;
 }
@@ -219,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'vm':
-        await runVmCli(rest, { extensions: trickleExtensions(), metrics: trickleMetrics(), programName: 'trickle' });
+        await runVmCli(rest, { extensions: trickleExtensions(), metrics: trickleMetrics(), programName: 'trickle', envPrefix: 'TRICKLE' });
         return -1; // runs until SIGINT/SIGTERM
       case 'run':
         return await run(rest);

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 import { clientOf } from '../src/internal';
 import { connectWorkers, inject, release, RemoteError, SerializationError, CancelledError, sessionStats, vmInfo } from '../src';
 
@@ -93,6 +95,17 @@ describe('remote access through proxies', () => {
     expect(await s).toBe(s);
     expect(requests(vm)).toBe(before);
     expect(String(s)).toMatch(/^\[Remote Stack#\d+ on VM 'worker-\d+'\]$/);
+  });
+
+  test('console.log of a handle, a remote object or a path says what it is', async () => {
+    await using vms = await connectWorkers(1);
+    const vm = await inject(vms[0]!, Stack);
+    const s = await new vm.Stack();
+    const name = vmInfo(vm).name;
+    expect(inspect(s)).toBe(`[Remote Stack#1 on VM '${name}']`);
+    expect(inspect(vm)).toBe(`[Remote VM on VM '${name}']`);
+    expect(inspect(vm.Stack)).toBe(`[Remote Stack on VM '${name}']`);
+    expect(inspect({ s })).toBe(`{ s: [Remote Stack#1 on VM '${name}'] }`);
   });
 
   test("builtins of the VM's global scope", async () => {

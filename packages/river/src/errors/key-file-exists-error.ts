@@ -10,9 +10,10 @@ export class KeyFileExistsError extends RiverError {
   /** The key file that already exists. */
   readonly path: string;
 
-  constructor({ path, cause }: { path: string; cause?: unknown }) {
+  /** `fix`: how the caller replaces it (default `pass { force: true }`; a CLI names its flag). */
+  constructor({ path, cause, fix = 'pass { force: true }' }: { path: string; cause?: unknown; fix?: string }) {
     super(KeyFileExistsError.code, {
-      message: `key file ${path} already exists; pass { force: true } to replace it`,
+      message: `key file ${path} already exists; ${fix} to replace it`,
       cause,
     });
     this.name = 'KeyFileExistsError';

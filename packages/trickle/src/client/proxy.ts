@@ -117,9 +117,18 @@ const handler: ProxyHandler<object> = {
 
 const siteOf = callSite;
 
+/** `console.log(remoteObject)` → `[Remote Stack#3 on VM 'lab-3']`. */
+function inspectTarget(this: object): string {
+  // Called with the proxy as `this`.
+  const state = stateOfProxy.get(this) ?? stateOfTarget.get(this);
+  return state ? describe(state) : '[Remote]';
+}
+
 /** A new proxy for `state`. The target is a bound function: callable and constructible, with no own `prototype` (which would pin `proxy.prototype`). */
 export function makeProxy(init: Omit<PathState, 'self' | 'children'>): object {
   const target = function remote() {}.bind(null);
+  // util.inspect (console.log) looks at a proxy's target, not through the proxy: it finds this.
+  Object.defineProperty(target, inspect.custom, { value: inspectTarget });
   const state = init as PathState;
   state.children = undefined;
   const proxy = new Proxy(target, handler);
