@@ -3,12 +3,12 @@
  * the error, the VM lives on), source that does not evaluate (DeployError), extensions by name,
  * lifetime tied to the parent, resource limits.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { DeployError, RiverVM, VirtualResource, VRExitedError, startInitiator, type Initiator, type VMInfo } from '../src';
-import { startVms } from './fixtures/vm-process';
+import { eventually, startVms } from './fixtures/vm-process';
 import { Crasher, Echo, Hog, Returner, Spawner, Thrower } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
@@ -115,39 +115,46 @@ test('lifetime: a child dies with its parent by default; a detached one lives on
 test('a spare worker, started ahead with the extensions loaded, becomes the next VR; deploys with other limits start their own', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'river-spare-'));
   try {
-    // The module notes when it was loaded; the VR answers that and when it was constructed.
+    // Every worker that loads the module appends its thread id to a file: a worker that loaded
+    // it before the deploy was asked for is a spare; the VR says which thread it runs on.
     const modulePath = join(dir, 'stamp.js');
+    const loads = join(dir, 'loads.txt');
     const dist = JSON.stringify(join(__dirname, '..', 'dist', 'index.js'));
+    writeFileSync(loads, '');
     writeFileSync(
       modulePath,
       `const { VirtualResource } = require(${dist});
-       const loadedAt = Date.now();
+       const { threadId } = require('node:worker_threads');
+       require('node:fs').appendFileSync(${JSON.stringify(loads)}, threadId + '\\n');
        class Stamp extends VirtualResource {
-         async main() { return { loadedAt, threadId: require('node:worker_threads').threadId }; }
+         async main() { return threadId; }
        }
        module.exports = { VR: Stamp };`,
     );
+    const loaded = () => readFileSync(loads, 'utf8').split('\n').filter(Boolean).map(Number);
     await using vm = await new RiverVM({ advertise: false, extensions: { 'test:stamp': modulePath } }).start();
-    const stamp = async (limits?: { maxOldGenerationSizeMb: number }) => {
-      await new Promise((r) => setTimeout(r, 600)); // the spare (re)started meanwhile
-      const askedAt = Date.now();
+    /** Waits until a spare loaded the module (one more load than deploys took), then deploys. */
+    const stamp = async (taken: number, limits?: { maxOldGenerationSizeMb: number }) => {
+      const before = await eventually(() => (loaded().length > taken ? loaded() : undefined), 20_000, 50);
       const uuid = await init.deployWith(vm.info, 'test:stamp', limits ? { resourceLimits: limits } : {});
-      const exit = (await init.recv({ src: uuid, tag: 'river:exit' }, { timeoutMs: 10_000 })) as { value: { loadedAt: number; threadId: number } };
-      return { ...exit.value, askedAt };
+      const exit = await init.recv({ src: uuid, tag: 'river:exit' }, { timeoutMs: 10_000 });
+      return { threadId: exit.value as number, before };
     };
-    const first = await stamp();
-    const second = await stamp();
-    // Both found their module loaded before they were asked for: in a spare.
-    expect(first.loadedAt).toBeLessThan(first.askedAt);
-    expect(second.loadedAt).toBeLessThan(second.askedAt);
-    expect(second.loadedAt).toBeGreaterThan(first.loadedAt); // a new spare after the first deploy
+    const first = await stamp(0);
+    // It ran in the worker that had loaded the module before it was asked for: the spare.
+    expect(first.before).toEqual([first.threadId]);
+    const second = await stamp(1);
+    // A new spare was started after the first deploy, and the second deploy took it.
+    expect(second.before).toEqual([first.threadId, second.threadId]);
     expect(second.threadId).not.toBe(first.threadId);
-    // Other limits than the spare's: a worker of its own, loading the module after the request.
-    const limited = await stamp({ maxOldGenerationSizeMb: 48 });
-    expect(limited.loadedAt).toBeGreaterThanOrEqual(limited.askedAt);
-    // And the spare is still there for the next default deploy.
-    const third = await stamp();
-    expect(third.loadedAt).toBeLessThan(third.askedAt);
+    // Other limits than the spare's: a worker of its own, which loaded the module only when asked.
+    const limited = await stamp(2, { maxOldGenerationSizeMb: 48 });
+    expect(limited.before).not.toContain(limited.threadId);
+    expect(loaded()).toContain(limited.threadId);
+    // And the spare waiting meanwhile is still there for the next default deploy.
+    const spare = limited.before[2];
+    const third = await stamp(3);
+    expect(third.threadId).toBe(spare);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
