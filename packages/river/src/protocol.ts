@@ -64,6 +64,11 @@ export interface AboutBody {
 
 /** ROUTE flag: a message the engine made (bounce, exit); it is never bounced itself. */
 export const ROUTE_SYSTEM = 1;
+/**
+ * ROUTE flag, always with {@link ROUTE_SYSTEM}: the body is a child's `river:exit` for its parent.
+ * The parent's engine reads the flag (never the body) to know that child has reported its end.
+ */
+export const ROUTE_EXIT = 2;
 
 export type HelloFrame = [typeof FrameKind.HELLO, HelloBody];
 /** The acceptor's AUTH has no `about` (it has not verified the dialer yet); the dialer's has. */

@@ -29,6 +29,7 @@ import { unpackEntries } from '../port-batch';
 import { PeerTable, addressKey, type Peer, type PeerAddress } from '../net/peers';
 import {
   FrameKind,
+  ROUTE_EXIT,
   ROUTE_SYSTEM,
   ToEngineKind,
   ToVRKind,
@@ -54,6 +55,7 @@ import { isVMInfo, type VMInfo } from '../vm-info';
 import { LocalVR, type PortLike } from './local-vr';
 import type { EngineObserver } from './observer';
 import { Membership } from './membership';
+import { RemoteChildren } from './remote-children';
 import { Router, type LocateOutcome } from './router';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -141,6 +143,8 @@ export class Engine {
   private readonly host: VRHost | undefined;
   private readonly membership: Membership | undefined;
   private readonly localVMs = new LocalVMs();
+  /** Children that local VRs deployed on other processes (told to their parent if lost). */
+  private readonly children = new RemoteChildren();
   private readonly vmWatches = new Map<number, VMWatch>();
   private nextWatch = 1;
   /** The stop in progress (or done). */
@@ -406,6 +410,7 @@ export class Engine {
     }
     const result = await this.peers.request<DeployResult>(vm.id, 'deploy', request, 60_000);
     this.router.locations.set(result.uuid, vm.id);
+    this.children.add(result.uuid, vr.uuid, vm.id);
     return result.uuid;
   }
 
@@ -463,6 +468,7 @@ export class Engine {
     this.router.locals.delete(vr.uuid);
     this.router.unwatchAll(vr);
     this.o.observer?.vrEnded(vr.uuid, end.kind);
+    this.children.parentEnded(vr.uuid);
     if (end.kind === 'failed') return; // deploy failed: nobody knows this UUID
     if (end.kind === 'crashed') this.log(`VR ${vr.uuid} died: ${end.error.message}`);
     if (end.kind !== 'returned' && vr.parent) {
@@ -473,7 +479,7 @@ export class Engine {
       } catch {
         body = encode({ tag: 'river:exit', uuid: vr.uuid, error: new Error(end.error.message) });
       }
-      this.router.route(vr.uuid, vr.parent, body, ROUTE_SYSTEM);
+      this.router.route(vr.uuid, vr.parent, body, ROUTE_SYSTEM | ROUTE_EXIT);
     }
     const wire = toWireError(
       end.kind === 'crashed'
@@ -503,9 +509,14 @@ export class Engine {
 
   private onFrame(peer: Peer, frame: Frame): void {
     switch (frame[0]) {
-      case FrameKind.ROUTE:
+      case FrameKind.ROUTE: {
+        const src = frame[2];
+        // A child reported lost stays dead here (see RemoteChildren): what it still sends is stale.
+        if (this.children.isLost(src)) return;
+        if ((frame[4] ?? 0) & ROUTE_EXIT) this.children.exited(src);
         this.router.fromWire(peer.nodeId, frame);
         return;
+      }
       case FrameKind.NOTICE: {
         const [, op, args] = frame;
         if (op === 'vr-exit') {
@@ -574,6 +585,9 @@ export class Engine {
   }
 
   private onPeerLost(peer: Peer, error: PeerLostError, queued: Frame[]): void {
+    // Each child lost with that process: its parent gets the river:exit nobody else can send,
+    // before the notice that the child is gone (a message from X comes before X's gone notice).
+    this.reportLostChildren(peer, error);
     this.router.nodeLost(peer.nodeId, error, queued);
     this.membership?.onLost(peer.nodeId);
     for (const w of this.vmWatches.values()) {
@@ -582,6 +596,15 @@ export class Engine {
         w.known.delete(peer.nodeId);
         w.vr.post([ToVRKind.VM_EVENT, w.id, 'down', info]);
       }
+    }
+  }
+
+  /** Sends every local parent a `river:exit` with a VRLostError for each child it had on `peer`'s process. */
+  private reportLostChildren(peer: Peer, error: PeerLostError): void {
+    const where = peer.info ? `VM ${peer.info.name} (node ${peer.nodeId})` : `node ${peer.nodeId}`;
+    for (const { child, parent } of this.children.lostWith(peer.nodeId)) {
+      const lost = new VRLostError({ message: `VR ${child} was lost with its process, ${where}: ${error.message}`, cause: error });
+      this.router.route(child, parent, encode({ tag: 'river:exit', uuid: child, error: lost }), ROUTE_SYSTEM | ROUTE_EXIT);
     }
   }
 

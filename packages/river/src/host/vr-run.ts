@@ -11,7 +11,7 @@ import { decode, encode } from '@river/sfm';
 import { DeployError } from '../errors/deploy-error';
 import { RiverError } from '../errors/river-error';
 import { toWireError } from '../errors/wire';
-import { ROUTE_SYSTEM } from '../protocol';
+import { ROUTE_EXIT, ROUTE_SYSTEM } from '../protocol';
 import { EngineLink, type LinkPort } from '../vr/link';
 import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
 import type { ImportBinding } from '../code/import-binding';
@@ -103,7 +103,7 @@ export function runVR(data: VRWorkerData, port: LinkPort): void {
           error: new TypeError(`main returned a value the codec cannot carry: ${(error as Error).message}`),
         });
       }
-      link.send(data.parent, body, ROUTE_SYSTEM);
+      link.send(data.parent, body, ROUTE_SYSTEM | ROUTE_EXIT);
     }
     clearInterval(usage);
     link.reportUsage(getHeapStatistics().used_heap_size);
