@@ -137,10 +137,19 @@ export interface JoinArgs {
   info: VMInfo;
 }
 
-export type NoticeOp = 'vr-exit' | 'members';
+export type NoticeOp = 'vr-exit' | 'members' | 'reset';
 /** NOTICE vr-exit: these VRs of the sender are gone. */
 export interface VRExitNotice {
   uuids: UUID[];
+  error: WireError;
+}
+/**
+ * NOTICE reset: the first frame on a connection to a peer the sender had declared lost (it was
+ * stalled or cut off longer than the peer timeout): everything of the earlier peering is gone, on
+ * both sides. See engine/peer-returns.ts.
+ */
+export interface ResetNotice {
+  /** Why the sender declared this process lost. */
   error: WireError;
 }
 /** NOTICE members: the sender's member list changed. */

@@ -163,7 +163,10 @@ async function openSession(initiator: Initiator, info: VMInfo, options: ConnectO
 async function watchList(initiator: Initiator, vms: VM[], options: ConnectOptions): Promise<LiveVMList<VM>> {
   const watchOptions = typeof options.watch === 'object' ? options.watch : {};
   const byId = new Map<string, VM>();
-  /** Ids of VMs that have, had or are getting a session: each VM joins once. */
+  /**
+   * Ids of VMs that have or are getting a session: each VM joins once while it is up. A VM that
+   * went down (lost after a stall or partition) may come back: it then joins with a new session.
+   */
   const seen = new Set<string>();
   for (const vm of vms) {
     const { id } = clientOf(vm).vm;
@@ -210,6 +213,7 @@ async function watchList(initiator: Initiator, vms: VM[], options: ConnectOption
     (info) => {
       const vm = byId.get(info.id);
       if (vm) live.drop(vm);
+      seen.delete(info.id);
     },
   );
   return live.list;

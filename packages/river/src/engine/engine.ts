@@ -55,6 +55,7 @@ import { isVMInfo, type VMInfo } from '../vm-info';
 import { LocalVR, type PortLike } from './local-vr';
 import type { EngineObserver } from './observer';
 import { Membership } from './membership';
+import { PeerReturns } from './peer-returns';
 import { RemoteChildren } from './remote-children';
 import { Router, type LocateOutcome } from './router';
 
@@ -131,6 +132,8 @@ interface VMWatch {
   id: number;
   vr: LocalVR;
   known: Map<string, VMInfo>;
+  /** A VM lost earlier is back: reported `up` again if a source of this watch still lists it. */
+  back: (info: VMInfo) => void;
   /** Stops its poll timer and its mDNS watcher. */
   stop: () => void;
 }
@@ -142,6 +145,8 @@ export class Engine {
   readonly router: Router;
   private readonly host: VRHost | undefined;
   private readonly membership: Membership | undefined;
+  /** Peers that come back after being lost (a stall, a partition). */
+  private readonly returns: PeerReturns;
   private readonly localVMs = new LocalVMs();
   /** Children that local VRs deployed on other processes (told to their parent if lost). */
   private readonly children = new RemoteChildren();
@@ -187,10 +192,12 @@ export class Engine {
       {
         frame: (peer, frame) => this.onFrame(peer, frame),
         request: (peer, op, args) => this.observeRequest(op, this.onRequest(peer, op, args)),
-        connected: () => undefined,
+        connected: (peer) => this.returns.connected(peer),
         lost: (peer, error, queued, graceful) => {
           if (!graceful) this.log(`peer ${peer.nodeId} lost: ${error.message}`);
+          const member = this.membership?.has(peer.nodeId) ?? false;
           this.onPeerLost(peer, error, queued);
+          if (!graceful) this.returns.lost(peer, error, member);
         },
         log: (line) => this.log(line),
       },
@@ -204,6 +211,12 @@ export class Engine {
       },
       this.o.maxFrameBytes - ROUTE_OVERHEAD_BYTES,
     );
+    this.returns = new PeerReturns(this.peers, (nodeId) => this.router.wasLost(nodeId), {
+      wanted: (vm) => vm.member || this.vmWatches.size > 0,
+      lose: (peer, error) => this.onPeerLost(peer, error, []),
+      back: (peer) => this.onPeerBack(peer),
+      log: (line) => this.log(line),
+    });
     if (options.role === 'vm') {
       this.host = new VRHost(
         this.nodeId,
@@ -306,6 +319,7 @@ export class Engine {
     for (const w of this.vmWatches.values()) w.stop();
     this.vmWatches.clear();
     this.membership?.stop();
+    this.returns.stop();
     await this.host?.close();
     if (this.host && this.host.size > 0) {
       await this.host.drain(this.o.stopGraceMs, this.hurry.signal);
@@ -511,9 +525,11 @@ export class Engine {
     switch (frame[0]) {
       case FrameKind.ROUTE: {
         const src = frame[2];
-        // A child reported lost stays dead here (see RemoteChildren): what it still sends is stale.
-        if (this.children.isLost(src)) return;
-        if ((frame[4] ?? 0) & ROUTE_EXIT) this.children.exited(src);
+        const flags = frame[4] ?? 0;
+        // A child reported lost stays dead here (see RemoteChildren): what it still sends, and its
+        // own late river:exit, are stale. A bounce of a message sent to it still comes back.
+        if (this.children.isLost(src) && (flags & (ROUTE_SYSTEM | ROUTE_EXIT)) !== ROUTE_SYSTEM) return;
+        if (flags & ROUTE_EXIT) this.children.exited(src);
         this.router.fromWire(peer.nodeId, frame);
         return;
       }
@@ -529,6 +545,8 @@ export class Engine {
           }
         } else if (op === 'members') {
           this.membership?.merge((args as MembersNotice)?.members);
+        } else if (op === 'reset') {
+          this.returns.onReset(peer, args);
         }
         return;
       }
@@ -597,6 +615,15 @@ export class Engine {
         w.vr.post([ToVRKind.VM_EVENT, w.id, 'down', info]);
       }
     }
+  }
+
+  /** A peer lost earlier is back (see PeerReturns): its VRs may be reached again; a VM is taken back. */
+  private onPeerBack(peer: Peer): void {
+    this.router.nodeReturned(peer.nodeId, (uuid) => this.children.isLost(uuid));
+    const info = peer.info;
+    if (!info) return;
+    this.membership?.returned(info);
+    for (const w of this.vmWatches.values()) w.back(info);
   }
 
   /** Sends every local parent a `river:exit` with a VRLostError for each child it had on `peer`'s process. */
@@ -717,7 +744,10 @@ export class Engine {
       vr.post([ToVRKind.VM_EVENT, id, 'down', info]);
     };
     const stops: Array<() => void> = [];
-    const watch: VMWatch = { id, vr, known, stop: () => stops.forEach((stop) => stop()) };
+    const back = (info: VMInfo) => {
+      if (viaMdns.has(info.id) || polled.has(info.id)) up(info);
+    };
+    const watch: VMWatch = { id, vr, known, back, stop: () => stops.forEach((stop) => stop()) };
     this.vmWatches.set(id, watch);
 
     if (peersFrom(o.peers).length > 0 || this.membership) {

@@ -84,6 +84,17 @@ export class Membership {
     this.options.log(`member ${nodeId} lost; ${this.members.size + 1} in the cluster`);
   }
 
+  /**
+   * A member lost earlier is back (stalled or cut off, not dead: it answered on a new
+   * connection): it is a member again, and the others are told.
+   */
+  returned(info: VMInfo): void {
+    if (!this.tombstones.delete(info.id) || this.members.has(info.id)) return;
+    this.add(info);
+    this.options.log(`member ${info.id} is back; ${this.members.size + 1} in the cluster`);
+    this.pushToMembers(info.id);
+  }
+
   private add(info: VMInfo): void {
     this.members.set(info.id, info);
     this.options.peers.learn(info.id, { host: info.host, port: info.port }, info);

@@ -26,6 +26,8 @@ export interface RouterHooks {
 
 /** How many gone VRs are remembered (oldest forgotten first). */
 const GONE_MEMORY = 10_000;
+/** How many lost nodes are remembered with the VRs lost with them (oldest forgotten first). */
+const LOST_NODE_MEMORY = 1000;
 
 export class Router {
   readonly locals = new Map<UUID, LocalVR>();
@@ -37,6 +39,8 @@ export class Router {
   private readonly locating = new Map<UUID, Array<[UUID, Uint8Array, number]>>();
   /** VR → local VRs that watch it. */
   private readonly watchers = new Map<UUID, Set<UUID>>();
+  /** Lost nodes → the VRs marked gone with them (see `nodeReturned`). */
+  private readonly lostWith = new Map<string, UUID[]>();
 
   constructor(
     private readonly nodeId: string,
@@ -173,9 +177,39 @@ export class Router {
   /** Every VR of a lost node is gone; messages queued for it bounce. */
   nodeLost(nodeId: string, error: Error, queued: Frame[]): void {
     const lost = toWireError(new VRLostError({ message: `VR lost with its process (node ${nodeId}): ${error.message}`, cause: error }));
-    for (const [uuid, node] of [...this.locations]) if (node === nodeId) this.markGone(uuid, lost);
+    const marked = this.lostWith.get(nodeId) ?? [];
+    this.lostWith.delete(nodeId); // re-inserted as the newest
+    this.lostWith.set(nodeId, marked);
+    if (this.lostWith.size > LOST_NODE_MEMORY) this.lostWith.delete(this.lostWith.keys().next().value!);
+    for (const [uuid, node] of [...this.locations]) {
+      if (node !== nodeId) continue;
+      this.markGone(uuid, lost);
+      marked.push(uuid);
+    }
     for (const f of queued) {
       if (f[0] === FrameKind.ROUTE) this.bounce(f[2], f[1], f[3], f[4] ?? 0, lost);
+    }
+  }
+
+  /** True when `nodeId` was lost (and has not come back since). */
+  wasLost(nodeId: string): boolean {
+    return this.lostWith.has(nodeId);
+  }
+
+  /**
+   * A lost node connected again (it was stalled or cut off, not dead). The VRs marked gone with
+   * it are no longer known to be gone: its engine has been told to end what depended on the lost
+   * peering (see engine/peer-returns.ts), so those that still live, such as a parent that wants to
+   * deploy again, can be reached again, and the others are found gone when asked. Everyone who
+   * waited on them was already told they were lost. `staysLost` keeps some marked (children
+   * already reported lost to their parent here).
+   */
+  nodeReturned(nodeId: string, staysLost: (uuid: UUID) => boolean = () => false): void {
+    const marked = this.lostWith.get(nodeId);
+    if (!marked) return;
+    this.lostWith.delete(nodeId);
+    for (const uuid of marked) {
+      if (this.goneVRs.get(uuid)?.code === VRLostError.code && !staysLost(uuid)) this.goneVRs.delete(uuid);
     }
   }
 

@@ -34,7 +34,11 @@ export type PeerState =
   /** Dialling; frames sent meanwhile wait in `queue`. */
   | { kind: 'dialing'; queue: Frame[]; reconnect: boolean }
   | { kind: 'connected'; conn: Connection }
-  /** Gone for good: node ids name one process, and this one is dead or unreachable. */
+  /**
+   * Declared dead or unreachable: what was pending failed, its VRs are lost. A process that was
+   * only stalled or cut off may connect again under the same id; the engine then treats it as a
+   * new start of the peering (see engine/peer-returns.ts): what was lost stays lost.
+   */
   | { kind: 'lost'; error: PeerLostError };
 
 export class Peer {
@@ -82,7 +86,10 @@ export interface PeerTableEvents {
   frame(peer: Peer, frame: Frame): void;
   /** A REQUEST; the returned promise's value or error is the RESPONSE. */
   request(peer: Peer, op: ControlOp, args: unknown): Promise<unknown>;
-  /** A peer connected (first time or again). */
+  /**
+   * A peer connected (first time or again). Called before the frames queued while dialling are
+   * sent, so what the handler sends goes out first.
+   */
   connected(peer: Peer): void;
   /** A peer is lost; `queued` are the frames that were waiting for it (ROUTE frames to bounce). */
   lost(peer: Peer, error: PeerLostError, queued: Frame[], graceful: boolean): void;
@@ -435,8 +442,8 @@ export class PeerTable {
     }
     const queue = s.kind === 'dialing' ? s.queue : [];
     peer.state = { kind: 'connected', conn };
-    for (const f of queue) conn.send(f);
     this.events.connected(peer);
+    for (const f of queue) conn.send(f);
   }
 
   private onFrame(conn: Connection, frame: Frame): void {
