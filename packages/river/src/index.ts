@@ -1,9 +1,11 @@
 // @river/engine — the public API. Everything users or @trickle/core may rely on is exported here.
 
 export { VirtualResource } from './vr/virtual-resource';
+export { RESERVED_ATTRIBUTES } from './vr/virtual-resource';
 export type {
   DeployOptions,
   DiscoverOptions,
+  Outgoing,
   RecvOptions,
   Received,
   Selector,
@@ -11,6 +13,9 @@ export type {
   VRClass,
   WatchVMsOptions,
 } from './vr/virtual-resource';
+
+export { isExitMessage, isStopMessage, isSystemMessage, isUndeliverableMessage } from './vr/system-messages';
+export type { ExitMessage, StopMessage, SystemMessage, UndecodableMessage, UndeliverableMessage } from './vr/system-messages';
 
 export { RiverVM } from './vm/river-vm';
 export type { RiverVMOptions, VMState } from './vm/river-vm';
@@ -47,6 +52,7 @@ export {
   PeerLostError,
   ProtocolError,
   RequestTimeoutError,
+  ReservedAttributeError,
   ResourceLimitError,
   RiverError,
   StoppedError,

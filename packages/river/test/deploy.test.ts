@@ -135,7 +135,7 @@ test('a spare worker, started ahead with the extensions loaded, becomes the next
     await using vm = await new RiverVM({ advertise: false, extensions: { 'test:stamp': modulePath } }).start();
     /** Waits until a spare loaded the module (one more load than deploys took), then deploys. */
     const stamp = async (taken: number, limits?: { maxOldGenerationSizeMb: number }) => {
-      const before = await eventually(() => (loaded().length > taken ? loaded() : undefined), 20_000, 50);
+      const before = (await eventually(() => (loaded().length > taken ? loaded() : undefined), 20_000, 50))!;
       const uuid = await init.deployWith(vm.info, 'test:stamp', limits ? { resourceLimits: limits } : {});
       const exit = await init.recv({ src: uuid, tag: 'river:exit' }, { timeoutMs: 10_000 });
       return { threadId: exit.value as number, before };

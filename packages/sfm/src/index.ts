@@ -1,6 +1,6 @@
 // @river/sfm — the public API. Everything a user or a higher layer may rely on is exported here.
 
-export type { Message } from './message';
+export type { Guarded, Message, MessageType } from './message';
 export { ANY, matches } from './pattern';
 export type { Any, Pattern, PatternEntry, MessageGuard, Selector } from './pattern';
 export { Mailbox } from './mailbox';

@@ -1,8 +1,8 @@
 import { MailboxClosedError } from './errors/mailbox-closed-error';
 import { TimeoutError } from './errors/timeout-error';
-import type { Message } from './message';
+import type { Guarded, Message, MessageType } from './message';
 import { MessageQueue } from './message-queue';
-import { toPredicate, type MessageGuard, type Pattern, type Selector } from './pattern';
+import { toPredicate, type Pattern, type Selector } from './pattern';
 import { ReceiverQueue, type Receiver } from './receiver-queue';
 
 export interface RecvOptions {
@@ -42,7 +42,8 @@ export class Mailbox {
    * Delivers `msg` to the earliest waiting receiver that matches it, or queues it. Returns
    * false (and drops the message) when the mailbox is closed.
    */
-  put(msg: Message): boolean {
+  put(message: MessageType): boolean {
+    const msg = message as Message;
     if (this.closedWith) return false;
     let next: Receiver | undefined;
     for (let receiver = this.receivers.first; receiver; receiver = next) {
@@ -64,15 +65,21 @@ export class Mailbox {
     return true;
   }
 
-  /** Resolves with the oldest queued message matching `guard`, typed by the guard. */
-  recv<M extends Message>(guard: MessageGuard<M>, options?: RecvOptions): Promise<M>;
-  /** Resolves with the oldest queued message for which `predicate` returns true. */
-  recv(predicate: (msg: Message) => boolean, options?: RecvOptions): Promise<Message>;
+  /**
+   * Resolves with the oldest queued message for which `predicate` returns true; a type guard
+   * (`(m: unknown) => m is Pong`) types the result.
+   */
+  recv<F extends (msg: Message) => boolean>(predicate: F, options?: RecvOptions): Promise<Guarded<F>>;
   /**
    * Resolves with the oldest queued message that matches `pattern` (any message when omitted),
-   * waiting for one if none is queued. `M` is trusted, as with any deserialised data.
+   * waiting for one if none is queued.
    */
-  recv<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>, options?: RecvOptions): Promise<M>;
+  recv(pattern?: Pattern, options?: RecvOptions): Promise<Message>;
+  /**
+   * `recv<Pong>(pattern)`: the pattern is checked against `Pong` (only its attributes, with values
+   * of their types) and the result typed as one. `M` is trusted, as with any deserialised data.
+   */
+  recv<M extends MessageType>(pattern?: Pattern<NoInfer<M>>, options?: RecvOptions): Promise<M>;
   recv(selector?: Selector, options?: RecvOptions): Promise<Message> {
     const timeoutMs = options?.timeoutMs;
     const signal = options?.signal;
@@ -94,17 +101,17 @@ export class Mailbox {
   }
 
   /** Removes and returns the oldest queued message that matches, or undefined. */
-  tryRecv<M extends Message>(guard: MessageGuard<M>): M | undefined;
-  tryRecv(predicate: (msg: Message) => boolean): Message | undefined;
-  tryRecv<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>): M | undefined;
+  tryRecv<F extends (msg: Message) => boolean>(predicate: F): Guarded<F> | undefined;
+  tryRecv(pattern?: Pattern): Message | undefined;
+  tryRecv<M extends MessageType>(pattern?: Pattern<NoInfer<M>>): M | undefined;
   tryRecv(selector?: Selector): Message | undefined {
     return this.queue.take(toPredicate(selector));
   }
 
   /** Returns the oldest queued message that matches, or undefined, leaving it queued. */
-  peek<M extends Message>(guard: MessageGuard<M>): M | undefined;
-  peek(predicate: (msg: Message) => boolean): Message | undefined;
-  peek<M extends Message = Message>(pattern?: Pattern<NoInfer<M>>): M | undefined;
+  peek<F extends (msg: Message) => boolean>(predicate: F): Guarded<F> | undefined;
+  peek(pattern?: Pattern): Message | undefined;
+  peek<M extends MessageType>(pattern?: Pattern<NoInfer<M>>): M | undefined;
   peek(selector?: Selector): Message | undefined {
     return this.queue.find(toPredicate(selector));
   }

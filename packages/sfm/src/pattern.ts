@@ -1,5 +1,5 @@
 import { deepEqual } from './deep-equal';
-import type { Message } from './message';
+import type { Message, MessageType } from './message';
 
 /** Pattern wildcard: the attribute must be present (with any value, `undefined` included). */
 export const ANY: unique symbol = Symbol.for('@river/sfm/ANY');
@@ -12,19 +12,26 @@ export type Any = typeof ANY;
  */
 export type PatternEntry<V> = V | Any | ((value: V) => boolean);
 
-/** A record of attribute entries; a message matches when every entry matches. `{}` matches all. */
-export type Pattern<M extends Message = Message> = { readonly [K in keyof M]?: PatternEntry<M[K]> };
+/**
+ * A record of attribute entries; a message matches when every entry matches. `{}` matches all.
+ * For a message type without an index signature (a type alias, an interface), a pattern may only
+ * name its attributes, with values of their types: `Pattern<Ping>` refuses `{ tga: 'ping' }`.
+ */
+export type Pattern<M extends MessageType = Message> = { readonly [K in keyof M]?: PatternEntry<M[K]> };
 
-/** A type guard over messages: `recv(isPong)` resolves with a `Pong`. */
-export type MessageGuard<M extends Message> = (msg: Message) => msg is M;
+/**
+ * A type guard over messages: `recv(isPong)` resolves with a `Pong`. Its parameter may be any
+ * type a message has (`unknown`, `object`, `Message`).
+ */
+export type MessageGuard<M extends MessageType> = (msg: any) => msg is M;
 
 /** Anything `recv`, `tryRecv` and `peek` accept to select a message. */
 export type Selector = Pattern | ((msg: Message) => boolean);
 
 /** True when every entry of `pattern` matches the corresponding attribute of `msg`. */
-export function matches<M extends Message = Message>(pattern: Pattern<NoInfer<M>>, msg: Message): msg is M {
+export function matches<M extends MessageType = Message>(pattern: Pattern<NoInfer<M>>, msg: object): msg is M {
   for (const key of Object.keys(pattern)) {
-    if (!entryMatches((pattern as Pattern)[key], msg, key)) return false;
+    if (!entryMatches((pattern as Pattern)[key], msg as Message, key)) return false;
   }
   return true;
 }

@@ -26,7 +26,8 @@ export async function recvTypes(mb: Mailbox): Promise<void> {
   // A type guard narrows.
   const guarded = await mb.recv(isPong);
   assertType<Equal<typeof guarded, Pong>>();
-  assertType<Equal<ReturnType<typeof mb.peek<Pong>>, Pong | undefined>>();
+  const peeked = mb.peek<Pong>({ tag: 'pong' });
+  assertType<Equal<typeof peeked, Pong | undefined>>();
   const tried = mb.tryRecv(isPong);
   assertType<Equal<typeof tried, Pong | undefined>>();
 
@@ -90,4 +91,35 @@ export function extensionTypes(): void {
   new Codec({ extensions: [{ tag: 'ref', type: Ref, encode: () => 1, decode: () => 1 }] });
   const decoded = new Codec().decode(new Uint8Array());
   assertType<Equal<typeof decoded, unknown>>();
+}
+
+// Interfaces are message types too (no index signature, no `extends Message` needed).
+interface Job {
+  tag: 'job';
+  id: number;
+  input?: string;
+}
+const isJob = (m: unknown): m is Job => (m as Job | undefined)?.tag === 'job';
+const isJobObject = (m: object): m is Job => 'id' in m;
+
+export async function interfaceTypes(mb: Mailbox, job: Job): Promise<void> {
+  mb.put(job);
+  const got = await mb.recv<Job>({ tag: 'job', id: (n) => n > 0, input: ANY });
+  assertType<Equal<typeof got, Job>>();
+  // Guards over unknown or object narrow, like guards over Message.
+  const guarded = await mb.recv(isJob);
+  assertType<Equal<typeof guarded, Job>>();
+  const guardedObject = mb.tryRecv(isJobObject);
+  assertType<Equal<typeof guardedObject, Job | undefined>>();
+  const p: Pattern<Job> = { tag: 'job' };
+  const m: Message = {};
+  if (matches<Job>(p, m)) assertType<Equal<typeof m, Message & Job>>();
+
+  // @ts-expect-error a misspelt attribute (the pattern is checked against the type argument)
+  await mb.recv<Job>({ tga: 'job' });
+  // @ts-expect-error a misspelt tag
+  await mb.recv<Job>({ tag: 'jbo' });
+  // @ts-expect-error a guarded Job is not a Ping
+  const wrong: Ping = await mb.recv(isJob);
+  void wrong;
 }

@@ -10,6 +10,7 @@ export { NotParentError } from './not-parent-error';
 export { PeerLostError } from './peer-lost-error';
 export { ProtocolError } from './protocol-error';
 export { RequestTimeoutError } from './timeout-error';
+export { ReservedAttributeError } from './reserved-attribute-error';
 export { ResourceLimitError } from './resource-limit-error';
 export { StoppedError } from './stopped-error';
 export { UnknownVRError } from './unknown-vr-error';

@@ -9,6 +9,7 @@ import { NotParentError } from './not-parent-error';
 import { PeerLostError } from './peer-lost-error';
 import { ProtocolError } from './protocol-error';
 import { RequestTimeoutError } from './timeout-error';
+import { ReservedAttributeError } from './reserved-attribute-error';
 import { ResourceLimitError } from './resource-limit-error';
 import { RiverError, type RiverErrorOptions } from './river-error';
 import { StoppedError } from './stopped-error';
@@ -46,6 +47,7 @@ const byCode = new Map<string, RiverErrorClass>(
       PeerLostError,
       ProtocolError,
       RequestTimeoutError,
+      ReservedAttributeError,
       ResourceLimitError,
       StoppedError,
       UnknownVRError,

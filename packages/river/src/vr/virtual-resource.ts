@@ -3,10 +3,11 @@
  * in a VM's worker thread and on an initiator's main thread; in both it talks to its engine
  * through an {@link EngineLink} over a MessagePort.
  */
-import { Mailbox, decode, encode, type Message, type Pattern } from '@river/sfm';
+import { Mailbox, decode, encode, type Guarded, type Message, type MessageType, type Pattern } from '@river/sfm';
 import { importsOf } from '../code/portable';
 
 import { DeployError } from '../errors/deploy-error';
+import { ReservedAttributeError } from '../errors/reserved-attribute-error';
 import { StoppedError } from '../errors/stopped-error';
 import { reviveError } from '../errors/wire';
 import type { Lifetime, PortDeployArgs, PortTerminateArgs, ResourceLimits, UUID } from '../protocol';
@@ -20,10 +21,22 @@ export interface RecvOptions {
 }
 
 /** What `recv`, `tryRecv` and `peek` select with: a pattern, or a predicate over the message. */
-export type Selector = Pattern<Message> | ((msg: Message) => boolean);
+export type Selector = Pattern<Received> | ((msg: Received) => boolean);
 
-/** A received message: its attributes plus `src` (the sender's UUID) and `dest` (this VR's). */
-export type Received<M extends Message = Message> = M & { src: UUID; dest: UUID };
+/**
+ * A received message: its attributes plus `src` (the sender's UUID) and `dest` (this VR's). `M`
+ * may be any object type: a type alias, an interface, or `Message`.
+ */
+export type Received<M extends MessageType = Message> = M & { src: UUID; dest: UUID };
+
+/**
+ * What `send` takes: a record of attributes without `src` and `dest`, which River sets on
+ * delivery (a message that has them is refused with ReservedAttributeError).
+ */
+export type Outgoing<M extends MessageType = Message> = M & { readonly src?: never; readonly dest?: never };
+
+/** Attributes River sets on every delivered message; `send` refuses a message that has one. */
+export const RESERVED_ATTRIBUTES: readonly string[] = ['src', 'dest'];
 
 /** Where `discover` looks; every source found is merged and deduplicated by VM id. */
 export interface DiscoverOptions {
@@ -182,25 +195,48 @@ export abstract class VirtualResource {
     return this.#link.stopRequested || this.#stopController.signal.aborted;
   }
 
-  /** Sends `msg` to the VR named `dest`. The receiver sees `src` (this VR) and `dest` on it. */
-  send(dest: UUID, msg: Message): void {
+  /**
+   * Sends `msg` to the VR named `dest`. The receiver sees `src` (this VR) and `dest` on it; a
+   * message that has either already is refused (ReservedAttributeError), never overwritten.
+   */
+  send<M extends MessageType>(dest: UUID, msg: Outgoing<M>): void {
     if (typeof dest !== 'string' || dest === '') throw new TypeError('send: dest must be a VR UUID');
     if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
       throw new TypeError('send: a message is a record of attributes (a plain object)');
+    }
+    for (const attribute of RESERVED_ATTRIBUTES) {
+      if (Object.hasOwn(msg, attribute)) {
+        throw new ReservedAttributeError({
+          message: `send: a message may not have a '${attribute}' attribute: River sets 'src' and 'dest' on delivery (rename it, e.g. 'from' or 'to')`,
+          attribute,
+        });
+      }
     }
     this.#link.send(dest, encode(msg));
   }
 
   /**
-   * Resolves with the oldest queued message that matches. With a literal `src` in the pattern, it
-   * rejects (VRExitedError, VRLostError, UnknownVRError) once that VR is gone and nothing from it
-   * matching is queued.
+   * Resolves with the oldest queued message for which `predicate` returns true; a type guard
+   * (`(m: unknown) => m is Pong`) types the result.
    */
-  recv<M extends Message = Message>(selector?: Selector, options: RecvOptions = {}): Promise<Received<M>> {
+  recv<F extends (msg: Received) => boolean>(predicate: F, options?: RecvOptions): Promise<Received<Guarded<F>>>;
+  /**
+   * Resolves with the oldest queued message that matches `pattern` (any message when omitted).
+   * With a literal `src` in the pattern, it rejects (VRExitedError, VRLostError, UnknownVRError)
+   * once that VR is gone and nothing from it matching is queued.
+   */
+  recv(pattern?: Pattern<Received>, options?: RecvOptions): Promise<Received>;
+  /**
+   * `recv<Pong>(pattern)`: the pattern is checked against `Pong` (plus `src` and `dest`): only its
+   * attributes, with values of their types. The result is typed as a received `Pong` (trusted, as
+   * any data from another VR).
+   */
+  recv<M extends MessageType>(pattern?: Pattern<NoInfer<Received<M>>>, options?: RecvOptions): Promise<Received<M>>;
+  recv(selector?: Selector, options: RecvOptions = {}): Promise<Received> {
     const src = literalSrc(selector);
     if (src !== undefined) {
       const queued = this.#box.tryRecv(selector);
-      if (queued !== undefined) return Promise.resolve(queued as Received<M>);
+      if (queued !== undefined) return Promise.resolve(queued as Received);
       const gone = this.#gone.get(src);
       if (gone) return Promise.reject(gone);
       if (!this.#watched.has(src)) {
@@ -209,17 +245,23 @@ export abstract class VirtualResource {
         this.#link.watch(src);
       }
     }
-    return this.#box.recv(selector, options) as Promise<Received<M>>;
+    return this.#box.recv(selector, options) as Promise<Received>;
   }
 
-  /** Takes the oldest matching message if one is queued. */
-  tryRecv<M extends Message = Message>(selector?: Selector): Received<M> | undefined {
-    return this.#box.tryRecv(selector) as Received<M> | undefined;
+  /** Takes the oldest matching message if one is queued (selects and types as `recv`). */
+  tryRecv<F extends (msg: Received) => boolean>(predicate: F): Received<Guarded<F>> | undefined;
+  tryRecv(pattern?: Pattern<Received>): Received | undefined;
+  tryRecv<M extends MessageType>(pattern?: Pattern<NoInfer<Received<M>>>): Received<M> | undefined;
+  tryRecv(selector?: Selector): Received | undefined {
+    return this.#box.tryRecv(selector) as Received | undefined;
   }
 
-  /** Looks at the oldest matching message without taking it. */
-  peek<M extends Message = Message>(selector?: Selector): Received<M> | undefined {
-    return this.#box.peek(selector) as Received<M> | undefined;
+  /** Looks at the oldest matching message without taking it (selects and types as `recv`). */
+  peek<F extends (msg: Received) => boolean>(predicate: F): Received<Guarded<F>> | undefined;
+  peek(pattern?: Pattern<Received>): Received | undefined;
+  peek<M extends MessageType>(pattern?: Pattern<NoInfer<Received<M>>>): Received<M> | undefined;
+  peek(selector?: Selector): Received | undefined {
+    return this.#box.peek(selector) as Received | undefined;
   }
 
   /** Number of queued messages. */
