@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startVm, startVms, type VmProcess } from '../../river/test/fixtures/vm-process';
 import { countWords, writeWordFiles } from '../../../examples/src/wfreq-data';
-import { connect, forkWork, inject, RemoteError, sessionStats, type VM } from '../src';
+import { CancelledError, connect, forkWork, inject, RemoteError, sessionStats, withOptions, type VM } from '../src';
 import { clientOf } from '../src/internal';
 import { countChunk, slowMerge } from './fixtures/reduce-wordcount';
 
@@ -191,6 +191,22 @@ describe('forkWork reduce: graceful stop, live lists, abort', () => {
     for (const vm of vms) expect((await sessionStats(vm)).runs).toBe(0);
     // The sessions still work.
     expect(await forkWork(vms, countChunk, files.slice(0, 4), { chunksize: 1, reduce: slowMerge })).toEqual(countWords(files.slice(0, 4)).counts);
+  });
+});
+
+describe('forkWork reduce: cancellation', () => {
+  test('a chunk over its timeout (withOptions) ends its session and rejects the run with CancelledError, as without reduce', async () => {
+    const { procs, vms } = await cluster(2, 20);
+    await using _procs = procs;
+    await using _vms = vms;
+    vms[1]!.chunkMs = 3_000;
+    const started = Date.now();
+    const error = await forkWork(withOptions(vms, { timeoutMs: 800 }), countChunk, files, { chunksize: 2, reduce: slowMerge }).catch((e: unknown) => e);
+    expect(CancelledError.isInstance(error)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The other session is untouched and forgot the run.
+    expect((await sessionStats(vms[0]!)).runs).toBe(0);
+    expect(await forkWork([vms[0]!], countChunk, files.slice(0, 4), { chunksize: 2, reduce: slowMerge })).toEqual(countWords(files.slice(0, 4)).counts);
   });
 });
 
