@@ -80,8 +80,21 @@ export function decodeWith(registry: ExtensionRegistry, bytes: Uint8Array): unkn
   }
 }
 
+/**
+ * Bignums (tags 2 and 3) read in linear time: cbor-x's own reader shifts a BigInt once per byte,
+ * quadratic in the size (a 64 KiB bignum took over 2 s). Their size is bounded before (see
+ * decode-limits.ts).
+ */
+function readBignum(data: unknown): bigint {
+  if (!(data instanceof Uint8Array)) throw new TypeError('a bignum must be a byte string');
+  if (data.byteLength === 0) return 0n;
+  return BigInt(`0x${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}`);
+}
+
 /** Registers the one class hook with cbor-x and creates the state it reads. */
 function installHook(): BridgeState {
+  addExtension({ tag: 2, decode: (data) => readBignum(data) });
+  addExtension({ tag: 3, decode: (data) => -1n - readBignum(data) });
   const created: BridgeState = {
     active: undefined,
     encoding: false,

@@ -1,5 +1,6 @@
 import { decodeWith, encodeWith, hookExtensions } from './cbor-bridge';
 import type { CodecExtension } from './codec-extension';
+import { checkDecodeLimits } from './decode-limits';
 import { CodecError } from './errors/codec-error';
 import { ExtensionRegistry } from './extension-registry';
 import { builtinExtensions, isReservedTag } from './extensions';
@@ -24,6 +25,8 @@ export class Codec {
     this.registry = new ExtensionRegistry([...builtinExtensions, ...own]);
     hookExtensions(this.registry.extensions);
   }
+
+  private readonly hasExtension = (tag: number): boolean => this.registry.forTag(tag) !== undefined;
 
   /** This codec's extensions, built-in ones included. */
   get extensions(): readonly CodecExtension[] {
@@ -65,6 +68,8 @@ export class Codec {
     // Read through a Buffer view (no copy) so that byte strings come back as Buffers, as they
     // were sent; tagged Uint8Arrays still come back as Uint8Arrays.
     const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Before cbor-x builds anything: whatever the bytes, decoding them costs linear time.
+    checkDecodeLimits(source, this.hasExtension);
     try {
       return decodeWith(this.registry, source);
     } catch (error) {
