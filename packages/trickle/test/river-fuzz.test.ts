@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { encode, encodeFrame } from '@river/sfm';
+import { encode, encodeFrame, encodeFrameBytes } from '@river/sfm';
 import { generateKey, startInitiator, type Initiator, type UUID, type VMInfo } from '@river/engine';
 import { Prng } from '../../sfm/test/prng';
 import { RawClient } from '../../river/test/fixtures/raw-client';
@@ -120,6 +120,66 @@ function wrongShapeFrame(): unknown {
     default:
       return randomValue();
   }
+}
+
+/**
+ * CBOR that costs a naive decoder far more than its size (each was measured against cbor-x as it
+ * was): a large bignum (quadratic), deep nesting (stack exhaustion), nested shared references
+ * (exponential), packed-value and record tags (state that outlives the frame), Sets and Maps of
+ * keys that collide in V8's hash tables (quadratic), and tags around the wrong content.
+ */
+/** Int keys V8 hashes into one bucket of a 4096-bucket table (found once, by brute force). */
+let collidingKeys: number[] | undefined;
+
+function costlyValue(maxBignumBytes = 1 << 20): Uint8Array {
+  const b = (...parts: (number | Uint8Array)[]) => Buffer.concat(parts.map((p) => (typeof p === 'number' ? Uint8Array.of(p) : p)));
+  switch (rng.int(9)) {
+    case 0: {
+      const size = 65 * 1024 + rng.int(maxBignumBytes - 65 * 1024); // over the 64 KiB bignum limit (8 MiB took cbor-x 50 s)
+      const head = Uint8Array.of(rng.chance(0.5) ? 0xc2 : 0xc3, 0x5a, (size >>> 24) & 255, (size >>> 16) & 255, (size >>> 8) & 255, size & 255);
+      return b(head, rng.bytes(4096), new Uint8Array(size - 4096).fill(0xff));
+    }
+    case 1:
+      return b(new Uint8Array(1000 + rng.int(100_000)).fill(rng.pick([0x81, 0xa1, 0xc1])), 0x00);
+    case 2: {
+      let inner = b(0xd8, 0x1d, 0x00);
+      for (let i = 0; i < 20 + rng.int(20); i++) inner = b(0xd8, 0x1c, 0xd9, 0x01, 0x03, 0xa1, 0x61, 0x6b, inner);
+      return inner;
+    }
+    case 3:
+      return b(0xd8, 0x33, 0x84, 0x81, 0x01, 0x80, 0x80, 0xd8, 0x06, 0x00); // tag 51 packed table, then tag 6
+    case 4:
+      return b(0xd9, 0xdf, 0xff, 0x83, 0x19, 0xe0, 0x00, 0x81, 0x61, 0x61, 0x01); // a record definition
+    case 5: {
+      // A Set of BigInts that differ only above their lowest 64 bits: V8 puts them in one bucket.
+      const n = 2000 + rng.int(20_000);
+      return b(0xd9, 0x01, 0x02, encode(Array.from({ length: n }, (_, i) => (BigInt(i + 1) << 64n) | 7n)));
+    }
+    case 6: {
+      // A Map of int keys crafted to share a V8 hash bucket.
+      if (!collidingKeys) {
+        collidingKeys = [];
+        for (let i = 1; collidingKeys.length < 4000; i++) if ((unseededHash(i) & 0xfff) === 0) collidingKeys.push(i);
+      }
+      const keys = collidingKeys;
+      return b(0xd9, 0x01, 0x03, 0xb9, (keys.length >> 8) & 255, keys.length & 255, ...keys.map((k) => b(encode(k), 0xf6)));
+    }
+    case 7:
+      return b(0xd8, rng.pick([0, 4, 5, 28, 29, 216, 230]), encode(randomValue()));
+    default:
+      return b(0xd9, 0x01, rng.pick([0x02, 0x03]), encode(rng.pick([1, 'x', null, [1]]))); // a Set/Map around the wrong thing
+  }
+}
+
+/** V8's ComputeUnseededHash (how it hashes int keys of a Map or Set): to craft colliding keys. */
+function unseededHash(key: number): number {
+  let h = key >>> 0;
+  h = (~h + (h << 15)) >>> 0;
+  h = (h ^ (h >>> 12)) >>> 0;
+  h = (h + (h << 2)) >>> 0;
+  h = (h ^ (h >>> 4)) >>> 0;
+  h = Math.imul(h, 2057) >>> 0;
+  return ((h ^ (h >>> 16)) >>> 0) & 0x3fffffff;
 }
 
 // ------------------------------------------------------------------------------- raw sockets
@@ -235,6 +295,23 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
   }
   await c?.[Symbol.asyncDispose]();
 
+  // 3b. Authenticated: frames carrying costly CBOR (bignums, deep nesting, shared references,
+  // packed values, records, hash-colliding Maps and Sets, tags around the wrong content), each
+  // followed by a PING. The decoder refuses each before building anything (ERR_CODEC_LIMIT), so
+  // the VM closes that connection only; the well-behaved client keeps its answers throughout.
+  const costlyKind = 'frame with costly CBOR tags or shapes, after the handshake';
+  for (let i = 0; (sent[costlyKind] ?? 0) < 40 && inTime(); i++) {
+    const costly = await RawClient.open(vmProc.port);
+    await costly.handshake(KEY);
+    const payload = Buffer.concat([Uint8Array.of(0x82), encode(rng.pick([FrameKind.PING, FrameKind.NOTICE, FrameKind.REQUEST])), costlyValue()]);
+    costly.write(Buffer.concat([encodeFrameBytes(payload), encodeFrame([FrameKind.PING, i])]));
+    expect(await costly.closedWithin(10_000)).toBe(true);
+    expect(costly.frames.some((f) => f[0] === FrameKind.PONG)).toBe(false);
+    await costly[Symbol.asyncDispose]();
+    count(costlyKind);
+    if (i % 10 === 9) await wellBehaved();
+  }
+
   // 4. Through a real Trickle session: unknown request kinds and calls to missing names.
   {
     await using mine = await connect({ peers: [vmProc.address], mdns: false, key: KEY });
@@ -337,8 +414,14 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
             break;
           }
           case 3:
-            init.send(rai, { tag: rng.pick(['trickle:rai', 'trickle:drain', 'river:exit', 'nonsense', 42]), b: randomValue(), x: randomValue() } as never);
-            count('raw RAI message: wrong tag or body');
+            if (rng.chance(0.5)) {
+              init.send(rai, { tag: rng.pick(['trickle:rai', 'trickle:drain', 'river:exit', 'nonsense', 42]), b: randomValue(), x: randomValue() } as never);
+              count('raw RAI message: wrong tag or body');
+            } else {
+              // Costly CBOR as the request a session decodes on its own thread.
+              init.send(rai, { tag: 'trickle:rai', b: batchOf([costlyValue(128 * 1024)]) });
+              count('raw RAI message: a request of costly CBOR tags or shapes');
+            }
             break;
           default:
             stranger.send(rai, { tag: 'trickle:rai', b: rng.bytes(rng.int(60)) });
