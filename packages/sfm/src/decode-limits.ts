@@ -9,9 +9,9 @@
  *   reader is quadratic: 64 KiB took over 2 s);
  * - tags this codec does not write and cbor-x gives a costly or stateful meaning to: 0 (date
  *   string), 4/5 (decimal and big floats), 6/51 and 216–255 etc. (packed values), 14/15 (bundled
- *   strings), 25/256 (string references), 28/29 (shared references: re-reading one can double
- *   the work at each level, exponential in depth), 0xdff9–0xffff (records, which outlive the
- *   decode), 55799 and the other cbor-x ranges — unless the codec has an extension for the tag;
+ *   strings), 25/256 (string references), 28/29 (shared references, which cbor-x may read
+ *   twice), 0xdff9–0xffff (records: cbor-x keeps their definitions after the decode, for every
+ *   later one), 55799 and the other cbor-x ranges — unless the codec has an extension for the tag;
  * - a known tag around the wrong kind of content (a typed array or bignum that is not a byte
  *   string, a Set that is not an array, a Map that is not a map, a Date that is not a number);
  * - simple values cbor-x reads from packed tables (anything but false, true, null, undefined);
@@ -97,6 +97,49 @@ export function checkDecodeLimits(bytes: Uint8Array, hasExtension: (tag: number)
   let lo64 = 0;
 
   for (;;) {
+    // Fast path: a run of scalars (numbers, strings, simple values) inside an array or a plain
+    // map needs no check but its bounds, so it is skipped in one tight loop.
+    if (depth > 0 && remaining[depth - 1]! > 1 && kinds[depth - 1] !== KIND_TAG && hashes[depth - 1] === undefined) {
+      const t = depth - 1;
+      let left = remaining[t]!;
+      let skipped = 0;
+      while (left > 1 && pos < end) {
+        const ib = bytes[pos]!;
+        const mj = ib >> 5;
+        const inf = ib & 0x1f;
+        let next: number;
+        if (mj === 0 || mj === 1) {
+          if (inf < 24) next = pos + 1;
+          else if (inf < 28) next = pos + 1 + (1 << (inf - 24));
+          else break;
+        } else if (mj === 2 || mj === 3) {
+          let len: number;
+          if (inf < 24) {
+            len = inf;
+            next = pos + 1;
+          } else if (inf === 24 && pos + 1 < end) {
+            len = bytes[pos + 1]!;
+            next = pos + 2;
+          } else if (inf === 25 && pos + 2 < end) {
+            len = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
+            next = pos + 3;
+          } else break; // longer strings, and malformed ones, take the general path
+          next += len;
+        } else if (mj === 7) {
+          if (inf >= 20 && inf <= 23) next = pos + 1;
+          else if (inf === 25) next = pos + 3;
+          else if (inf === 26) next = pos + 5;
+          else if (inf === 27) next = pos + 9;
+          else break;
+        } else break;
+        if (next > end) break; // truncated: the general path says so
+        pos = next;
+        left--;
+        skipped++;
+      }
+      remaining[t] = left;
+      seen[t]! += skipped;
+    }
     if (pos >= end) throw malformed(pos, 'truncated');
     const initial = bytes[pos]!;
     const top = depth - 1;

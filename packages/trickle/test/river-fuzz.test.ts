@@ -125,7 +125,7 @@ function wrongShapeFrame(): unknown {
 /**
  * CBOR that costs a naive decoder far more than its size (each was measured against cbor-x as it
  * was): a large bignum (quadratic), deep nesting (stack exhaustion), nested shared references
- * (exponential), packed-value and record tags (state that outlives the frame), Sets and Maps of
+ * (read twice), packed-value and record tags (state that outlives the frame), Sets and Maps of
  * keys that collide in V8's hash tables (quadratic), and tags around the wrong content.
  */
 /** Int keys V8 hashes into one bucket of a 4096-bucket table (found once, by brute force). */
