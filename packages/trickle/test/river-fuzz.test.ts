@@ -301,7 +301,7 @@ test('10,000+ malformed inputs: the VM stays up and keeps serving a well-behaved
   // the VM closes that connection only; the well-behaved client keeps its answers throughout.
   const costlyKind = 'frame with costly CBOR tags or shapes, after the handshake';
   for (let i = 0; (sent[costlyKind] ?? 0) < 40 && inTime(); i++) {
-    const costly = await RawClient.open(vmProc.port);
+    const costly = await RawClient.open(vmProc.port, '127.0.0.1', { tlsKey: KEY });
     await costly.handshake(KEY);
     const payload = Buffer.concat([Uint8Array.of(0x82), encode(rng.pick([FrameKind.PING, FrameKind.NOTICE, FrameKind.REQUEST])), costlyValue()]);
     costly.write(Buffer.concat([encodeFrameBytes(payload), encodeFrame([FrameKind.PING, i])]));
