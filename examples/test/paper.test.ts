@@ -35,6 +35,15 @@ describe('the paper’s programs under `trickle run` on 4 local VMs', () => {
     });
   }
 
+  test('ex6-async.ts runs right on 2 and 3 VMs too (the per-VM list follows the VM count)', async () => {
+    for (const [n, last] of [[2, '[ 10, 11 ]'], [3, '[ 10, 11, 12 ]']] as const) {
+      const run = await runExample('ex6-async.ts', [], { vms: n });
+      expect(run.stderr).toContain(`[trickle: discovered ${n} VMs]`);
+      expect(run.stdout.trimEnd().split('\n')).toEqual(['11 22', '[ 11, 22 ]', last]);
+      expect(run.code).toBe(0);
+    }
+  });
+
   test('ex7-wfreq.ts counts a generated data set like a sequential count', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trickle-wfreq-test-'));
     try {

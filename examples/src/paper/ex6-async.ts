@@ -1,4 +1,5 @@
-// Example 6 of the paper: asynchronous invocation with fork and join.
+// Example 6 of the paper: asynchronous invocation with fork and join. It needs two VMs (with
+// none found, connect starts at least `min` local VMs); the last fork runs on every VM there is.
 import { connect, inject, fork, join } from '@trickle/core';
 
 function foo(x: number) {
@@ -10,7 +11,7 @@ function bar(x: number) {
 }
 
 async function main() {
-  await using vms = await inject(await connect(), foo, bar);
+  await using vms = await inject(await connect({ min: 2 }), foo, bar);
 
   const h0 = fork(vms[0], foo, 1); const h1 = fork(vms[1], bar, 2);
   const r0 = await join(h0); const r1 = await join(h1);
@@ -20,7 +21,9 @@ async function main() {
   const rlist = await join(hlist);
   console.log(rlist);
 
-  const hlist2 = fork(vms, foo, [...Array(vms.length).keys()]);
+  // One argument per VM: a list exactly as long as `vms` (the paper's [0, 1, 2, 3] on 4 VMs).
+  // A literal of another length is an ArgumentListError, never a silent change of meaning.
+  const hlist2 = fork(vms, foo, vms.map((_, i) => i));
   console.log(await join(hlist2));
 }
 

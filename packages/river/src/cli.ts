@@ -167,7 +167,16 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
   // --stop-grace, else env RIVER_STOP_GRACE_MS, else 30 s: time for the work in hand to finish.
   vmOptions.stopGraceMs ??= stopGraceFromEnv(env) ?? DEFAULT_CLI_STOP_GRACE_MS;
   const key = await resolveKey({ keyFile, env });
-  const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, metrics: options.metrics, log: (line) => process.stderr.write(`${program} vm: ${line}\n`) });
+  // A local VM (started by an initiator, RIVER_EXIT_WITH_STDIN=1) writes to its parent's
+  // terminal: it leaves out what its parent did on purpose (terminating a session it cancelled),
+  // and says nothing once the parent is gone (its connection then fails as a matter of course).
+  const local = env.RIVER_EXIT_WITH_STDIN === '1';
+  let parentGone = false;
+  const log = (line: string) => {
+    if (parentGone || (local && ROUTINE_FOR_LOCAL_VMS.test(line))) return;
+    process.stderr.write(`${program} vm: ${line}\n`);
+  };
+  const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, metrics: options.metrics, log });
   await vm.start();
   const { host, port } = vm.address;
   const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -214,14 +223,28 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
     process.on('SIGINT', () => shutdown('SIGINT', 0, true));
     process.on('SIGTERM', () => shutdown('SIGTERM', 0, true));
   }
-  if (env.RIVER_EXIT_WITH_STDIN === '1') {
-    // Started by an initiator as a local VM: when its parent dies, the pipe closes.
-    process.stdin.on('end', () => shutdown('parent gone', 0));
-    process.stdin.on('error', () => shutdown('parent gone', 0));
+  if (local) {
+    // Started by an initiator as a local VM: when its parent ends (or dies), the pipe closes.
+    // Nobody else uses this VM, and the parent's sessions ended with it: stop now, quietly.
+    const parentEnded = () => {
+      if (parentGone) return;
+      parentGone = true;
+      stopping = true;
+      setTimeout(() => process.exit(0), FORCED_STOP_MS).unref();
+      vm.stopNow().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.stdin.on('end', parentEnded);
+    process.stdin.on('error', parentEnded);
     process.stdin.resume();
   }
   return vm;
 }
+
+/** Log lines a local VM leaves out: its parent asked for them (see runVmCli). */
+const ROUTINE_FOR_LOCAL_VMS = /^VR \S+ terminated by its parent\b/;
 
 function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;

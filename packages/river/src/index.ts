@@ -34,6 +34,8 @@ export type { PingFailure } from './errors/ping-error';
 export type { MetricDeclaration } from './metrics/vm-metrics';
 
 export type { VMInfo } from './vm-info';
+export type { DiscoveryFailure, DiscoveryFailureReason, DiscoveryReport } from './discovery/failures';
+export { describeFailure, failureReason } from './discovery/failures';
 export type { Lifetime, ResourceLimits, UUID } from './protocol';
 export { PROTOCOL_VERSION } from './protocol';
 export { ENGINE_VERSION, ENGINE_DEFAULTS } from './engine/engine';

@@ -11,7 +11,7 @@ import { register } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
-import { defaultKeyFilePath, KeyFileExistsError, runPingCli, runVmCli, startInitiator, writeKeyFile } from '@river/engine';
+import { defaultKeyFilePath, failureReason, KeyFileExistsError, runPingCli, runVmCli, startInitiator, writeKeyFile, type DiscoveryFailure } from '@river/engine';
 import * as trickle from './index';
 import { trickleExtensions } from './river/extension';
 import { trickleMetrics } from './river/metrics';
@@ -54,7 +54,10 @@ terminal. process.argv is [node, SCRIPT, ...args].
 
 const LS_USAGE = `usage: trickle ls [--timeout MS] [--peers host:port,...] [--key-file FILE] [--interface IF] [--no-mdns] [--json]
 
-Lists the VMs that discovery finds (mDNS, static peers, membership).
+Lists every VM that discovery finds (mDNS, static peers, membership) with its state: usable
+(reached and authenticated), wrong-key (it holds another cluster key, or one side has none), or
+unreachable (refused, no answer in time, closed, not a River VM). --json prints the same as a
+list of objects with a 'state' field.
 `;
 
 const KEYGEN_USAGE = `usage: trickle keygen [--out FILE] [--force]
@@ -183,19 +186,28 @@ async function ls(argv: string[]): Promise<number> {
   }
   const initiator = await startInitiator({ keyFile: values['key-file'] });
   try {
-    const vms = await initiator.discover({
+    const { vms, failures } = await initiator.discoverReport({
       timeoutMs: values.timeout ? Number(values.timeout) : 1500,
       peers: values.peers ?? process.env.RIVER_PEERS,
       interface: values.interface,
       mdns: values['no-mdns'] ? false : undefined,
     });
-    if (values.json) process.stdout.write(`${JSON.stringify(vms, null, 2)}\n`);
-    else if (vms.length === 0) process.stdout.write('no VMs found\n');
-    else for (const vm of vms) process.stdout.write(`${vm.host}:${vm.port}\t${vm.name}\tslots=${vm.slots}\tid=${vm.id}\tv${vm.version}\n`);
+    const rows = [...vms.map((vm) => ({ ...vm, state: 'usable' as const })), ...failures.map(failureRow)];
+    if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else if (rows.length === 0) process.stdout.write('no VMs found\n');
+    else {
+      for (const vm of vms) process.stdout.write(`${vm.host}:${vm.port}\t${vm.name}\tusable\tslots=${vm.slots}\tid=${vm.id}\tv${vm.version}\n`);
+      for (const f of failures) process.stdout.write(`${f.address}\t${f.name ?? '-'}\t${failureRow(f).state}\t${failureReason(f)}\n`);
+    }
     return 0;
   } finally {
     await initiator.stop();
   }
+}
+
+/** A VM or address `trickle ls` found but cannot use: `wrong-key`, or `unreachable` with why. */
+function failureRow(f: DiscoveryFailure) {
+  return { id: f.id, name: f.name, address: f.address, source: f.source, state: f.reason === 'wrong-key' ? ('wrong-key' as const) : ('unreachable' as const), reason: f.reason, message: f.message };
 }
 
 async function keygen(argv: string[]): Promise<number> {

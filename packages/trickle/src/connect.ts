@@ -1,11 +1,16 @@
 /**
  * connect(): discover River VMs, open one Trickle session (a RAI VR in its own worker) on each,
- * and return their handles. With nothing found and no `local` given, it starts local VMs (one
- * per core) so a program works out of the box, and says so on stderr.
+ * and return their handles. With nothing found, no peers named and no `local` given, it starts
+ * local VMs (one per core) so a program works out of the box, and says so on stderr.
+ *
+ * Never a silent fallback: peers named in `peers` / TRICKLE_PEERS that cannot be reached or
+ * authenticated are a PeerFailureError (with a count, `connect(n)`, only when fewer than n are
+ * usable). VMs that discovery found but could not use (an mDNS impostor, a wrong key, a VM
+ * without a session) are skipped and named on stderr; NotEnoughVMsError names them too.
  */
 import { availableParallelism } from 'node:os';
-import { startInitiator, type Initiator, type Stoppable, type VMInfo } from '@river/engine';
-import { NotEnoughVMsError } from './errors';
+import { describeFailure, startInitiator, type DiscoveryFailure, type Initiator, type Stoppable, type VMInfo } from '@river/engine';
+import { KeyError, NotEnoughVMsError, PeerFailureError } from './errors';
 import { inject } from './inject';
 import { RiverLink, keepAlive } from './river/river-link';
 import { RAI_EXTENSION } from './river/tags';
@@ -73,11 +78,31 @@ function envNumber(name: string): number | undefined {
   return n;
 }
 
-function resolveOptions(arg: number | ConnectOptions | undefined): ConnectOptions & { exact: boolean } {
+/** The option (or env variable) a setting came from, for messages: `TRICKLE_PEERS`, `peers`. */
+function sourceOf(option: unknown, name: string, optionName: string): string | undefined {
+  if (option !== undefined) return optionName;
+  for (const prefix of ['TRICKLE_', 'RIVER_']) {
+    const value = process.env[`${prefix}${name}`];
+    if (value !== undefined && value !== '') return `${prefix}${name}`;
+  }
+  return undefined;
+}
+
+interface ResolvedOptions extends ConnectOptions {
+  exact: boolean;
+  /** Where `peers` came from (`peers`, `TRICKLE_PEERS`, `RIVER_PEERS`). */
+  peersFrom?: string;
+  /** Where the key came from, for KeyError. */
+  keyFrom?: string;
+}
+
+function resolveOptions(arg: number | ConnectOptions | undefined): ResolvedOptions {
   const options: ConnectOptions = typeof arg === 'number' ? { max: arg, min: arg } : { ...(arg ?? {}) };
   if (typeof arg === 'number' && (!Number.isInteger(arg) || arg < 1)) {
     throw new RangeError(`connect(n): n must be a positive integer, got ${String(arg)}`);
   }
+  const peersFrom = sourceOf(options.peers, 'PEERS', 'the peers option');
+  const keyFrom = keySourceOf(options);
   options.peers ??= env('PEERS');
   options.key ??= env('KEY');
   options.keyFile ??= env('KEY_FILE');
@@ -89,7 +114,31 @@ function resolveOptions(arg: number | ConnectOptions | undefined): ConnectOption
     if (mdns !== undefined) options.mdns = !/^(off|0|false|no)$/i.test(mdns);
   }
   options.announce ??= process.env.TRICKLE_ANNOUNCE === '1';
-  return { ...options, exact: typeof arg === 'number' };
+  return { ...options, exact: typeof arg === 'number', peersFrom, keyFrom };
+}
+
+/** Where the cluster key comes from, for messages (never the key itself). */
+function keySourceOf(options: ConnectOptions): string | undefined {
+  if (options.key !== undefined) return 'the key option';
+  if (options.keyFile !== undefined) return `keyFile ${options.keyFile}`;
+  for (const name of ['TRICKLE_KEY', 'RIVER_KEY']) if (process.env[name]) return name;
+  for (const name of ['TRICKLE_KEY_FILE', 'RIVER_KEY_FILE']) if (process.env[name]) return `${name}=${process.env[name]}`;
+  return undefined;
+}
+
+/** The `host:port` entries of a peers option (array, or comma/space separated). */
+function namedPeers(peers: string[] | string | undefined): string[] {
+  if (peers === undefined) return [];
+  return (Array.isArray(peers) ? peers : [peers]).flatMap((p) => String(p).split(/[\s,]+/)).filter((p) => p !== '');
+}
+
+/** River's key errors, as one-line KeyErrors naming where the key came from. */
+function asKeyError(error: unknown, keyFrom: string | undefined): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (code !== 'RIVER_KEY_FILE_UNREADABLE' && code !== 'RIVER_INVALID_KEY' && code !== 'RIVER_KEY_FILE_INSECURE') return error;
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  const detail = (error as Error).message + (typeof cause?.code === 'string' && !(error as Error).message.includes(cause.code) ? ` (${cause.code})` : '');
+  return new KeyError(keyFrom ?? 'the cluster key', code, detail);
 }
 
 /** Which initiator (engine) serves which VM handles, so the last disconnect stops it. */
@@ -103,7 +152,12 @@ export function connect(options: ConnectOptions): Promise<VMList<VM>>;
 export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>> {
   const options = resolveOptions(arg);
   const localCommand = [process.execPath, trickleCliPath(), 'vm'];
-  const initiator = await startInitiator({ key: options.key, keyFile: options.keyFile, localCommand });
+  let initiator: Initiator;
+  try {
+    initiator = await startInitiator({ key: options.key, keyFile: options.keyFile, localCommand });
+  } catch (error) {
+    throw asKeyError(error, options.keyFrom);
+  }
   // Held while connecting; afterwards the engine keeps the process alive only while requests
   // are outstanding, so a program ends without an explicit disconnect.
   keepAlive(initiator, +1);
@@ -117,20 +171,26 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
       interface: options.interface,
       localCommand,
     };
-    let found = await initiator.discover({ ...discoverOptions, local: options.local });
-    if (found.length === 0 && options.local === undefined) {
-      const n = options.max ?? availableParallelism();
-      process.stderr.write(`[trickle: no VMs found; starting ${n} local VM${n === 1 ? '' : 's'}]\n`);
-      found = await initiator.discover({ ...discoverOptions, peers: undefined, mdns: false, local: n });
-    }
+    const counted = options.max !== undefined;
     const min = options.min ?? 1;
-    if (found.length < min) {
-      throw new NotEnoughVMsError(min, found.length, {
-        detail: options.exact ? `connect(${min}) needs exactly ${min}` : 'start VMs with `trickle vm`, or pass peers or local',
-      });
+    const named = namedPeers(options.peers);
+    const report = await initiator.discoverReport({ ...discoverOptions, local: options.local });
+    let found = report.vms;
+    const failures: DiscoveryFailure[] = [...report.failures];
+    // Peers the user named must work: never a silent fallback. With a count (connect(n), max),
+    // enough usable VMs make a failed peer a warning; without one, every named peer is wanted.
+    const namedFailures = failures.filter((f) => f.source === 'peer');
+    if (namedFailures.length > 0 && !(counted && found.length >= min)) {
+      throw counted ? notEnough(options, found.length, failures) : new PeerFailureError(namedFailures, { from: options.peersFrom ?? 'peers' });
     }
-    const chosen = options.max === undefined ? found : found.slice(0, options.max);
-    const vms = await Promise.all(chosen.map((info) => openSession(initiator, info, options)));
+    if (found.length === 0 && options.local === undefined && named.length === 0 && failures.length === 0) {
+      const n = options.max ?? Math.max(min, availableParallelism());
+      process.stderr.write(`[trickle: no VMs found; starting ${n} local VM${n === 1 ? '' : 's'}]\n`);
+      found = (await initiator.discoverReport({ ...discoverOptions, peers: undefined, mdns: false, local: n })).vms;
+    }
+    const vms = await openSessions(initiator, found, options, failures);
+    for (const failure of failures) process.stderr.write(`[trickle: skipped ${describeFailure(failure)}]\n`);
+    if (vms.length < min) throw notEnough(options, vms.length, failures);
     if (options.announce) process.stderr.write(`[trickle: discovered ${vms.length} VM${vms.length === 1 ? '' : 's'}]\n`);
     openHandles.set(initiator, new Set(vms));
     for (const vm of vms) owners.set(vm, initiator);
@@ -141,6 +201,40 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
     await initiator.stop();
     throw error;
   }
+}
+
+function notEnough(options: ResolvedOptions, found: number, failures: readonly DiscoveryFailure[]): NotEnoughVMsError {
+  const min = options.min ?? 1;
+  return new NotEnoughVMsError(min, found, {
+    failures,
+    detail: options.exact ? `connect(${min}) needs exactly ${min}` : failures.length > 0 ? undefined : 'start VMs with `trickle vm`, or pass peers or local',
+  });
+}
+
+/**
+ * Opens a session on each VM found, up to `max`: a VM where that fails (it went away, it runs no
+ * Trickle, it is full) is skipped and added to `failures`, and the next one found takes its place.
+ */
+async function openSessions(initiator: Initiator, found: readonly VMInfo[], options: ResolvedOptions, failures: DiscoveryFailure[]): Promise<VM[]> {
+  const limit = options.max ?? found.length;
+  const vms: VM[] = [];
+  let next = 0;
+  while (vms.length < limit && next < found.length) {
+    const batch = found.slice(next, next + (limit - vms.length));
+    next += batch.length;
+    const opened = await Promise.allSettled(batch.map((info) => openSession(initiator, info, options)));
+    opened.forEach((result, i) => {
+      if (result.status === 'fulfilled') vms.push(result.value);
+      else failures.push(sessionFailure(batch[i]!, result.reason));
+    });
+  }
+  return vms;
+}
+
+function sessionFailure(info: VMInfo, error: unknown): DiscoveryFailure {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);
+  const reason = /cluster key|authentication/.test(message) ? 'wrong-key' : /timed out|no answer/.test(message) ? 'timeout' : /refused/.test(message) ? 'refused' : 'unreachable';
+  return { source: 'peer', address: `${info.host}:${info.port}`, id: info.id, name: info.name, reason, message: `no session: ${message}` };
 }
 
 async function openSession(initiator: Initiator, info: VMInfo, options: ConnectOptions): Promise<VM> {

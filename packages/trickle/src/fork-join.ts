@@ -14,7 +14,9 @@
  * The paper's rule decides between the last form and "same arguments everywhere": an argument
  * list is taken per VM when exactly ONE array argument follows the function(s) and its length
  * equals the number of VMs. So `fork(vms, sum, [1, 2])` with two VMs runs `sum(1)` and `sum(2)`,
- * not `sum([1, 2])` twice. To say which one you mean, use the unambiguous forms:
+ * not `sum([1, 2])` twice. A single array argument of any OTHER length throws ArgumentListError:
+ * the same line would otherwise change meaning with the number of VMs (with local VMs, the core
+ * count). To say which one you mean, use the unambiguous forms:
  *
  * ```ts
  * forkAll(vms, f | fs, ...args)   // always the same arguments on every VM
@@ -34,6 +36,7 @@ import { pathLabel, stateOf } from './client/proxy';
 import type { PathKey } from './protocol';
 import type { RemoteMarker, Returned, VM } from './types';
 import { clientOf } from './vm';
+import { ArgumentListError } from './errors';
 
 type AnyFunction = (...args: any[]) => any;
 /** What `fork` accepts as "the function". */
@@ -135,7 +138,10 @@ export function fork(target: VM | readonly VM[], f: Callee | readonly Callee[], 
   }
   const vms = target as readonly VM[];
   const fs = listOfFunctions(vms, f, 'fork');
-  const perVM = args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown[]).length === vms.length;
+  // The paper's rule: one array argument of exactly vms.length entries is one argument per VM.
+  // Any other length would make the same call mean something else on another number of VMs.
+  const perVM = args.length === 1 && Array.isArray(args[0]);
+  if (perVM && (args[0] as unknown[]).length !== vms.length) throw new ArgumentListError('fork', (args[0] as unknown[]).length, vms.length);
   return vms.map((vm, i) => forkOne(vm, fs[i]!, perVM ? [(args[0] as unknown[])[i]] : args, 'fork'));
 }
 

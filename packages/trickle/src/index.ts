@@ -54,6 +54,10 @@ export {
   InjectError,
   SerializationError,
   WorkLostError,
+  ArgumentListError,
+  KeyError,
+  PeerFailureError,
   ErrorCodes,
 } from './errors';
 export type { ErrorCode } from './errors';
+export type { DiscoveryFailure, DiscoveryFailureReason } from '@river/engine';

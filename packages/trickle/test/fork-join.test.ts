@@ -1,4 +1,4 @@
-import { connectWorkers, fork, forkAll, forkEach, inject, join, joinAny, vmInfo, ForkHandle, RemoteError, type VM } from '../src';
+import { ArgumentListError, connectWorkers, fork, forkAll, forkEach, inject, join, joinAny, vmInfo, ForkHandle, RemoteError, type VM } from '../src';
 
 function foo(x: number) {
   return x + 10;
@@ -58,8 +58,31 @@ describe('fork and join (paper Example 6)', () => {
     expect(await join(hs)).toEqual([10, 11, 12, 13]);
     // The rule: exactly one array argument whose length is the number of VMs.
     expect(await join(fork(vms, len, [[1], [1, 2], [], [1, 2, 3]]))).toEqual([1, 2, 0, 3]);
-    // An array of another length is the same argument everywhere.
-    expect(await join(fork(vms, len, [1, 2, 3]))).toEqual([3, 3, 3, 3]);
+  });
+
+  test('fork(vms, f, array) with an array of another length is refused: it would change meaning with the VM count', async () => {
+    // Guide Example 6's `fork(vms, foo, [0, 1, 2, 3])` on 2 VMs used to run foo([0, 1, 2, 3]) twice.
+    const two = vms.slice(0, 2);
+    let thrown: unknown;
+    try {
+      fork(two, foo, [0, 1, 2, 3]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(ArgumentListError.isInstance(thrown)).toBe(true);
+    expect(thrown).toMatchObject({ code: 'TRICKLE_ARGUMENT_LIST', length: 4, vms: 2 });
+    expect((thrown as Error).message).toMatch(/length 4 for 2 VMs/);
+    expect((thrown as Error).message).toMatch(/forkEach\(vms, f, argLists\)/);
+    expect((thrown as Error).message).toMatch(/forkAll\(vms, f, array\)/);
+    // Function lists follow the same rule; nothing was sent.
+    expect(() => fork(two, [foo, bar], [1, 2, 3])).toThrow(ArgumentListError);
+    expect(() => fork(vms, len, [])).toThrow(/length 0 for 4 VMs/);
+    // The explicit forms say it either way, on any number of VMs.
+    expect(await join(forkAll(two, len, [1, 2, 3]))).toEqual([3, 3]);
+    expect(await join(forkEach(two, foo, [[0], [1]]))).toEqual([10, 11]);
+    // Per VM, whatever the count: build the list from the VMs.
+    expect(await join(fork(two, foo, two.map((_, i) => i)))).toEqual([10, 11]);
+    expect(await join(fork(vms, foo, vms.map((_, i) => i)))).toEqual([10, 11, 12, 13]);
   });
 
   test('the unambiguous forms: forkAll never splits, forkEach takes argument lists', async () => {

@@ -12,6 +12,7 @@ import { encode } from '@river/sfm';
 import { ConfigError } from '../errors/config-error';
 import { validateKey } from '../auth/keyfile';
 import { DeployError } from '../errors/deploy-error';
+import { HandshakeError } from '../errors/handshake-error';
 import { NotParentError } from '../errors/not-parent-error';
 import { PeerLostError } from '../errors/peer-lost-error';
 import { ProtocolError } from '../errors/protocol-error';
@@ -22,6 +23,7 @@ import { VRExitedError } from '../errors/vr-exited-error';
 import { VRLostError } from '../errors/vr-lost-error';
 import { fromWireError, toWireError, type WireError } from '../errors/wire';
 import { LocalVMs } from '../discovery/local';
+import { classifyFailure, type DiscoveryFailure, type DiscoveryReport } from '../discovery/failures';
 import { browse, watch as mdnsWatch } from '../discovery/mdns';
 import { mdnsEnabled, mdnsInterface, peersFrom } from '../discovery/sources';
 import { VRHost, type VREnd } from '../host/vr-host';
@@ -60,6 +62,12 @@ import { RemoteChildren } from './remote-children';
 import { Router, type LocateOutcome } from './router';
 
 export const ENGINE_VERSION = '0.1.0';
+
+/**
+ * How many mDNS announcements one discovery checks (dials) at most: a flood of fake ones costs a
+ * bounded number of connection attempts, each bounded in time; the rest are ignored (logged).
+ */
+export const MAX_ANNOUNCEMENTS_PER_DISCOVERY = 256;
 
 /** Room for a ROUTE frame's own bytes (kind, two UUIDs, headers) besides the message body. */
 const ROUTE_OVERHEAD_BYTES = 1024;
@@ -667,8 +675,14 @@ export class Engine {
    * Static peers (+ the members each knows), mDNS, local child VMs; deduplicated by id. Listens
    * for up to `timeoutMs`, or until `want` distinct VMs are known (local VMs asked for are always
    * started and counted).
+   *
+   * Every VM reported is one this engine reached and authenticated: a static peer answered its
+   * member list; an mDNS announcement is dialled (handshake, and the node id it announced) before
+   * it counts, so an impostor (silent, closing, garbage, wrong key) never reaches the caller. What
+   * failed is in `failures`, with a reason; a peer or announcement still unanswered when the
+   * window ends is a `timeout` (unless `want` was reached first: then nobody waited for it).
    */
-  async discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
+  async discover(options: DiscoverOptions = {}): Promise<DiscoveryReport> {
     const o = { ...this.o.discovery, ...stripUndefined(options) };
     const timeoutMs = o.timeoutMs ?? 2000;
     const want = o.want;
@@ -676,22 +690,60 @@ export class Engine {
       throw new ConfigError({ message: `discover: want must be a positive integer, got ${String(want)}` });
     }
     const found = new Map<string, VMInfo>();
+    const failures: DiscoveryFailure[] = [];
+    /** Attempts in flight, by `source address id`: what to report if the window ends first. */
+    const pending = new Map<string, Omit<DiscoveryFailure, 'reason' | 'message'>>();
+    /** Every attempt made: an announcement repeated (or changed) is not dialled twice. */
+    const attempted = new Set<string>();
+    let ignored = 0;
     // Aborts once `want` VMs are known: the listening (mDNS, silent peers) ends there.
     const enough = new AbortController();
     const add = (list: VMInfo[]) => {
       for (const info of list) if (info && typeof info.id === 'string' && !found.has(info.id)) found.set(info.id, info);
       if (want !== undefined && found.size >= want) enough.abort();
     };
+    /** Runs one attempt; its failure (or its silence until the end) is reported as `about`. */
+    const attempt = (about: Omit<DiscoveryFailure, 'reason' | 'message'>, run: () => Promise<VMInfo[]>): Promise<void> => {
+      const key = `${about.source} ${about.address} ${about.id ?? ''}`;
+      if (attempted.has(key)) return Promise.resolve();
+      attempted.add(key);
+      pending.set(key, about);
+      return withTimeout(run(), timeoutMs).then(
+        (list) => {
+          pending.delete(key);
+          add(list);
+        },
+        (error: unknown) => {
+          if (!pending.delete(key)) return;
+          failures.push({ ...about, ...classifyFailure(error) });
+        },
+      );
+    };
     if (this.membership) add(this.membership.list());
     const listening: Array<Promise<void>> = [];
-    const addresses = peersFrom(o.peers);
-    for (const address of addresses) {
-      listening.push(withTimeout(this.queryMembers(address), timeoutMs).then(add, (e) => this.log(`discover: ${addressKey(address)}: ${(e as Error).message}`)));
+    for (const address of peersFrom(o.peers)) {
+      listening.push(attempt({ source: 'peer', address: addressKey(address) }, () => this.queryMembers(address, true)));
     }
     if (mdnsEnabled(o.mdns, this.keyed)) {
+      /** Announcements being checked: each is dialled, so a flood of them is capped. */
+      const probes: Array<Promise<void>> = [];
+      const probe = (vm: VMInfo) => {
+        if (found.has(vm.id) || enough.signal.aborted) return;
+        if (probes.length >= MAX_ANNOUNCEMENTS_PER_DISCOVERY) {
+          ignored++;
+          return;
+        }
+        const address = { host: vm.host, port: vm.port };
+        probes.push(attempt({ source: 'mdns', address: addressKey(address), id: vm.id, name: vm.name }, () => this.verifyAnnounced(vm)));
+      };
       listening.push(
-        browse({ timeoutMs, interface: mdnsInterface(o.interface), signal: enough.signal, onFound: (vm) => add([vm]) }).then(add, (e) =>
-          this.log(`discover: mDNS: ${(e as Error).message}`),
+        browse({ timeoutMs, interface: mdnsInterface(o.interface), signal: enough.signal, onFound: probe }).then(
+          async (list) => {
+            for (const vm of list) probe(vm);
+            // The window is over for new answers; dials already started get the rest of it.
+            await Promise.all(probes);
+          },
+          (e) => this.log(`discover: mDNS: ${(e as Error).message}`),
         ),
       );
     }
@@ -703,13 +755,30 @@ export class Engine {
         for (const list of infos) add(list);
       })();
     }
-    await Promise.all([starting, Promise.race([Promise.all(listening), aborted(enough.signal)])]);
-    return [...found.values()];
+    // Announcements that came late get a short grace for their handshake, then count as timeouts.
+    const window = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + Math.min(500, timeoutMs)).unref());
+    await Promise.all([starting, Promise.race([Promise.all(listening), aborted(enough.signal), window])]);
+    if (!enough.signal.aborted) {
+      for (const about of pending.values()) failures.push({ ...about, reason: 'timeout', message: `no answer within ${timeoutMs} ms` });
+    }
+    pending.clear();
+    if (ignored > 0) this.log(`discover: mDNS: ${ignored} more announcements ignored (at most ${MAX_ANNOUNCEMENTS_PER_DISCOVERY} are checked per discovery)`);
+    return { vms: [...found.values()], failures };
   }
 
-  /** Connects to `address` and asks for its member list (itself included). */
-  private async queryMembers(address: PeerAddress): Promise<VMInfo[]> {
-    const peer = await this.peers.dialAddress(address);
+  /**
+   * Dials an announced VM and checks it is the node it announced (the handshake authenticates it
+   * with the cluster key). Resolves with the announcement when it is.
+   */
+  private async verifyAnnounced(vm: VMInfo): Promise<VMInfo[]> {
+    const peer = await this.peers.dialAddress({ host: vm.host, port: vm.port }, vm.id, true);
+    if (peer.nodeId !== vm.id) throw new HandshakeError({ message: `announced as node ${vm.id}, but ${peer.nodeId} answered` });
+    return peer.role === 'vm' ? [vm] : [];
+  }
+
+  /** Connects to `address` (one attempt when `once`) and asks for its member list (itself included). */
+  private async queryMembers(address: PeerAddress, once = false): Promise<VMInfo[]> {
+    const peer = await this.peers.dialAddress(address, undefined, once);
     const result = await this.peers.request<MembersResult>(peer.nodeId, 'members', undefined, 10_000);
     const members = Array.isArray(result?.members) ? result.members.filter(isVMInfo) : [];
     for (const m of members) if (m.id !== this.nodeId) this.peers.learn(m.id, { host: m.host, port: m.port }, m);
@@ -752,7 +821,7 @@ export class Engine {
 
     if (peersFrom(o.peers).length > 0 || this.membership) {
       const poll = async () => {
-        const list = await this.discover({ peers: o.peers, mdns: false, timeoutMs: 1000 }).catch(() => [] as VMInfo[]);
+        const list = await this.discover({ peers: o.peers, mdns: false, timeoutMs: 1000 }).then((report) => report.vms, () => [] as VMInfo[]);
         if (!active()) return;
         polled = new Set(list.map((i) => i.id));
         for (const info of list) up(info);

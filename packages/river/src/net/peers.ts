@@ -240,8 +240,12 @@ export class PeerTable {
     return this.send(nodeId, [FrameKind.NOTICE, op, args]);
   }
 
-  /** Connects to `host:port` (or reuses the connection there) and resolves with the peer once authenticated. */
-  dialAddress(address: PeerAddress, expectNodeId?: string): Promise<Peer> {
+  /**
+   * Connects to `host:port` (or reuses the connection there) and resolves with the peer once
+   * authenticated. `once`: a single attempt, no retries (discovery: it reports why an address
+   * failed — refused, closed — rather than retrying until its window is over).
+   */
+  dialAddress(address: PeerAddress, expectNodeId?: string, once = false): Promise<Peer> {
     if (this.stopped) return Promise.reject(new StoppedError({ message: 'engine stopped' }));
     const key = addressKey(address);
     const known = this.byAddress.get(key);
@@ -255,7 +259,7 @@ export class PeerTable {
     }
     const inflight = this.addressDials.get(key);
     if (inflight) return inflight;
-    const p = this.dialWithRetries(address, expectNodeId).finally(() => this.addressDials.delete(key));
+    const p = this.dialWithRetries(address, expectNodeId, undefined, once).finally(() => this.addressDials.delete(key));
     this.addressDials.set(key, p);
     return p;
   }
@@ -379,9 +383,9 @@ export class PeerTable {
    * Dials with bounded retries and backoff. `deadline` (a reconnect after a lost connection)
    * bounds the whole attempt, so a peer whose host vanished is declared lost in time.
    */
-  private async dialWithRetries(address: PeerAddress, expectNodeId: string | undefined, deadline?: number): Promise<Peer> {
+  private async dialWithRetries(address: PeerAddress, expectNodeId: string | undefined, deadline?: number, once = false): Promise<Peer> {
     let lastError: unknown = new PeerLostError({ message: `could not reach ${addressKey(address)} in time` });
-    const delays = [0, ...this.reconnect.backoffMs];
+    const delays = once ? [0] : [0, ...this.reconnect.backoffMs];
     for (const delay of delays) {
       if (delay) await sleep(delay);
       if (this.stopped) throw new StoppedError({ message: 'engine stopped' });

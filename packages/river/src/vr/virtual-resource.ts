@@ -11,6 +11,7 @@ import { ReservedAttributeError } from '../errors/reserved-attribute-error';
 import { StoppedError } from '../errors/stopped-error';
 import { reviveError } from '../errors/wire';
 import type { Lifetime, PortDeployArgs, PortTerminateArgs, ResourceLimits, UUID } from '../protocol';
+import type { DiscoveryReport } from '../discovery/failures';
 import type { VMInfo } from '../vm-info';
 import type { EngineLink } from './link';
 
@@ -269,9 +270,22 @@ export abstract class VirtualResource {
     return this.#mailbox.size;
   }
 
-  /** Finds VMs: static peers, mDNS, local child VMs, and the members each reports. */
-  discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
-    return this.#link.request<VMInfo[]>('discover', options);
+  /**
+   * Finds VMs: static peers, mDNS, local child VMs, and the members each reports. Every VM
+   * returned was reached and authenticated; to learn what could not be (a wrong port, a wrong
+   * key, an impostor on mDNS), use {@link discoverReport}.
+   */
+  async discover(options: DiscoverOptions = {}): Promise<VMInfo[]> {
+    return (await this.discoverReport(options)).vms;
+  }
+
+  /**
+   * `discover`, with what failed: `{ vms, failures }`, each failure naming the static peer or mDNS
+   * announcement, its address and why (`refused`, `timeout`, `closed`, `wrong-key`, `protocol`,
+   * `unreachable`).
+   */
+  discoverReport(options: DiscoverOptions = {}): Promise<DiscoveryReport> {
+    return this.#link.request<DiscoveryReport>('discover', options);
   }
 
   /** Deploys `VRClass` (its source is shipped) or an extension's VR class by name on `vm`; resolves with the new VR's UUID. */

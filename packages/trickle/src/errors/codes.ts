@@ -13,6 +13,12 @@ export const ErrorCodes = {
   SERIALIZATION: 'TRICKLE_SERIALIZATION',
   /** forkWork/forkGen: no VM left to run on; some chunks were lost. */
   WORK_LOST: 'TRICKLE_WORK_LOST',
+  /** fork(vms, f, array): an array argument whose length is not the number of VMs (ambiguous). */
+  ARGUMENT_LIST: 'TRICKLE_ARGUMENT_LIST',
+  /** The cluster key cannot be used: its file is missing, unreadable, insecure, or the key is invalid. */
+  KEY: 'TRICKLE_KEY',
+  /** Peers named in `peers` / TRICKLE_PEERS cannot be reached or authenticated. */
+  PEER_FAILURE: 'TRICKLE_PEER_FAILURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -9,3 +9,6 @@ export { ResourceLimitError } from './resource-limit-error';
 export { InjectError } from './inject-error';
 export { SerializationError } from './serialization-error';
 export { WorkLostError } from './work-lost-error';
+export { ArgumentListError } from './argument-list-error';
+export { KeyError } from './key-error';
+export { PeerFailureError } from './peer-failure-error';
