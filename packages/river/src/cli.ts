@@ -170,10 +170,12 @@ export async function runVmCli(argv: string[], options: VmCliOptions = {}): Prom
   // A local VM (started by an initiator, RIVER_EXIT_WITH_STDIN=1) writes to its parent's
   // terminal: it leaves out what its parent did on purpose (terminating a session it cancelled),
   // and says nothing once the parent is gone (its connection then fails as a matter of course).
+  // (LocalVMs sets both RIVER_EXIT_WITH_STDIN and RIVER_QUIET; test fixtures only the first.)
   const local = env.RIVER_EXIT_WITH_STDIN === '1';
+  const quiet = env.RIVER_QUIET === '1';
   let parentGone = false;
   const log = (line: string) => {
-    if (parentGone || (local && ROUTINE_FOR_LOCAL_VMS.test(line))) return;
+    if (parentGone || (local && quiet && ROUTINE_FOR_LOCAL_VMS.test(line))) return;
     process.stderr.write(`${program} vm: ${line}\n`);
   };
   const vm = new RiverVM({ ...vmOptions, key, extensions: options.extensions, metrics: options.metrics, log });

@@ -4,7 +4,8 @@
  * discovery that returns once `want` VMs are known; watching for VMs that come and go; a
  * disposed initiator fails pending receives.
  */
-import { RiverError, VirtualResource, runInitiator, runInitiatorWith, startInitiator, type VMInfo } from '../src';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { RiverError, VirtualResource, describeFailure, runInitiator, runInitiatorWith, startInitiator, type VMInfo } from '../src';
 import { CLI, eventually, startVm } from './fixtures/vm-process';
 import { silentPeer } from './fixtures/silent-peer';
 import { Echo } from './fixtures/vrs';
@@ -91,6 +92,35 @@ test('discover({ want }) returns as soon as that many VMs are known, not after t
   await expect(init.discover({ want: 0 })).rejects.toMatchObject({ code: 'RIVER_INVALID_OPTION' });
 });
 
+test('discoverReport names every peer it could not use and why: refused, timeout, closed, garbage, wrong key', async () => {
+  const key = 'k'.repeat(20) + 'discover-report-test-key';
+  await using good = await startVm(['--name', 'good'], { env: { RIVER_KEY: key } });
+  await using wrongKey = await startVm(['--name', 'other'], { env: { RIVER_KEY: `${key}-but-another-one` } });
+  await using silent = await silentPeer();
+  await using closing = await tcpServer((socket) => socket.destroy());
+  await using garbage = await tcpServer((socket) => socket.end(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n\u0000\u00ff garbage')));
+  const refused = await freePort();
+  await using init = await startInitiator({ mdns: false, key });
+  const peers = [good.address, wrongKey.address, silent.address, closing.address, garbage.address, `127.0.0.1:${refused}`];
+  const report = await init.discoverReport({ peers, timeoutMs: 2_000 });
+  expect(report.vms.map((vm) => vm.name)).toEqual(['good']);
+  const reasons = Object.fromEntries(report.failures.map((f) => [f.address, f.reason]));
+  expect(reasons).toEqual({
+    [wrongKey.address]: 'wrong-key',
+    [silent.address]: 'timeout',
+    [closing.address]: 'closed',
+    [garbage.address]: 'protocol',
+    [`127.0.0.1:${refused}`]: 'refused',
+  });
+  for (const f of report.failures) {
+    expect(f.source).toBe('peer');
+    expect(f.message).not.toMatch(/[\r\n\u0000]/);
+  }
+  expect(describeFailure(report.failures.find((f) => f.reason === 'wrong-key')!)).toMatch(/wrong cluster key: .*cluster key/);
+  // discover() is the same search, VMs only: the usable one.
+  expect((await init.discover({ peers, timeoutMs: 2_000 })).map((vm) => vm.name)).toEqual(['good']);
+});
+
 test('watchVMs reports VMs that appear later and those that go away', async () => {
   await using a = await startVm(['--name', 'A']);
   await using init = await startInitiator({ mdns: false });
@@ -118,3 +148,31 @@ test('stop() fails pending receives instead of leaving them hanging', async () =
   expect(RiverError.isInstance(error)).toBe(true);
   await expect(init.discover()).rejects.toMatchObject({ code: 'RIVER_STOPPED' });
 });
+
+/** A loopback TCP server that does `onConnection` with each socket; disposed with its sockets. */
+async function tcpServer(onConnection: (socket: Socket) => void): Promise<AsyncDisposable & { address: string }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    [Symbol.asyncDispose]: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A loopback port nobody listens on (a server bound and closed again). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -189,7 +189,7 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
       found = (await initiator.discoverReport({ ...discoverOptions, peers: undefined, mdns: false, local: n })).vms;
     }
     const vms = await openSessions(initiator, found, options, failures);
-    for (const failure of failures) process.stderr.write(`[trickle: skipped ${describeFailure(failure)}]\n`);
+    reportSkipped(failures);
     if (vms.length < min) throw notEnough(options, vms.length, failures);
     if (options.announce) process.stderr.write(`[trickle: discovered ${vms.length} VM${vms.length === 1 ? '' : 's'}]\n`);
     openHandles.set(initiator, new Set(vms));
@@ -201,6 +201,15 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
     await initiator.stop();
     throw error;
   }
+}
+
+/** How many unusable VMs connect() names one by one on stderr; the rest are counted. */
+const SKIPPED_LINES = 10;
+
+function reportSkipped(failures: readonly DiscoveryFailure[]): void {
+  for (const failure of failures.slice(0, SKIPPED_LINES)) process.stderr.write(`[trickle: skipped ${describeFailure(failure)}]\n`);
+  const more = failures.length - SKIPPED_LINES;
+  if (more > 0) process.stderr.write(`[trickle: skipped ${more} more VM${more === 1 ? '' : 's'} that could not be used]\n`);
 }
 
 function notEnough(options: ResolvedOptions, found: number, failures: readonly DiscoveryFailure[]): NotEnoughVMsError {

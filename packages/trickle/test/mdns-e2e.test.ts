@@ -27,6 +27,7 @@ import {
 } from '../../river/test/fixtures/mdns-e2e';
 
 type Result = { vm: string; x: number; doubled: number; pid: number; addresses: string[] };
+type Fake = { id: string; name: string; kind: 'silent' | 'closing' | 'garbage'; port: number };
 
 const PORT = 7100;
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
@@ -99,6 +100,78 @@ describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces
     await waitForEvent(watcher, 'stopped', 5_000);
     expect(await watcher.waitForExit(5_000)).toEqual({ code: 0, signal: null });
   }, 45_000);
+
+  test('impostors on mDNS (silent, closing, garbage) beside a real VM: connect() uses the real one and names each fake', async () => {
+    const { key, init, vma, vmb } = await labs.start();
+    const real = await startLabVm(vma, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-real' });
+    const impostors = spawnActor(vmb, 'impostors@vmb', MDNS_AGENT, 'impostors', { interfaceAddress: vmb.address, count: 3 });
+    const { fakes } = await waitForEvent<ActorEvent & { fakes: Fake[] }>(impostors, 'announcing', 10_000);
+    expect(fakes.map((f) => f.kind)).toEqual(['silent', 'closing', 'garbage']);
+
+    const program = spawnActor(init, 'connect@init', TRICKLE_INITIATOR, 'connect', { keyFile: key.keyFile, timeoutMs: 3_000, interface: 'eth0' });
+    const { vms } = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(program, 'connected', 20_000);
+    expect(vms).toEqual([{ id: real.id, name: real.name }]);
+    const why: Record<Fake['kind'], string> = { silent: 'no answer in time', closing: 'closed the connection', garbage: 'not a River VM' };
+    for (const fake of fakes) {
+      expect(program.stderr).toContain(`[trickle: skipped ${fake.name} (${vmb.address}:${fake.port}): ${why[fake.kind]}`);
+    }
+    program.write('go');
+    const { results } = await waitForEvent<ActorEvent & { results: Result[] }>(program, 'results', 15_000);
+    expect(results).toEqual([expect.objectContaining({ vm: real.id, pid: real.proc.pid, addresses: [vma.address] })]);
+    await waitForEvent(program, 'disconnected', 10_000);
+    expect(await program.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    // Nothing of the fakes' bytes reached the program's stderr unescaped.
+    expect(program.stderr).not.toContain('\x1b[31m');
+
+    // `trickle ls` lists all four, each with its state.
+    const ls = await init.exec(process.execPath, [TRICKLE_CLI, 'ls', '--json', '--timeout', '2000', '--interface', 'eth0'], {
+      env: labEnv({ TRICKLE_KEY_FILE: key.keyFile }),
+      timeoutMs: 20_000,
+    });
+    expect(ls).toMatchObject({ code: 0 });
+    const rows = JSON.parse(ls.stdout) as Array<{ name: string; state: string; reason?: string }>;
+    expect(rows.map(({ name, state, reason }) => ({ name, state, reason })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(
+      [
+        { name: real.name, state: 'usable', reason: undefined },
+        ...fakes.map((f) => ({ name: f.name, state: 'unreachable', reason: { silent: 'timeout', closing: 'closed', garbage: 'protocol' }[f.kind] })),
+      ].sort((a, b) => a.name.localeCompare(b.name)),
+    );
+
+    impostors.write('stop');
+    await waitForEvent(impostors, 'stopped', 10_000);
+    expect(await sigterm(real.proc)).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  test('a flood of 200 fake VMs on mDNS: connect() and connect(1) still use the real one', async () => {
+    const { key, init, vma, vmb } = await labs.start();
+    const real = await startLabVm(vma, { cli: TRICKLE_CLI, keyFile: key.keyFile, port: PORT, name: 'vm-real' });
+    const impostors = spawnActor(vmb, 'flood@vmb', MDNS_AGENT, 'impostors', { interfaceAddress: vmb.address, count: 200, gapMs: 1_000 });
+    const { fakes } = await waitForEvent<ActorEvent & { fakes: Fake[] }>(impostors, 'announcing', 15_000);
+    expect(fakes).toHaveLength(200);
+
+    const program = spawnActor(init, 'connect@init', TRICKLE_INITIATOR, 'connect', { keyFile: key.keyFile, timeoutMs: 3_000, interface: 'eth0' });
+    const { vms } = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(program, 'connected', 30_000);
+    expect(vms).toEqual([{ id: real.id, name: real.name }]);
+    // The fakes are named (the first ones one by one, then a count), never a reason to fail.
+    expect(program.stderr).toMatch(/\[trickle: skipped fake-(silent|closing|garbage)-\d+ /);
+    expect(program.stderr).toMatch(/\[trickle: skipped \d+ more VMs that could not be used\]/);
+    program.write('go');
+    await waitForEvent(program, 'results', 15_000);
+    await waitForEvent(program, 'disconnected', 10_000);
+    expect(await program.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+
+    // connect(1): done once the real VM answered, whatever the fakes do.
+    const one = spawnActor(init, 'connect1@init', TRICKLE_INITIATOR, 'connect', { keyFile: key.keyFile, timeoutMs: 10_000, interface: 'eth0', n: 1 });
+    const first = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(one, 'connected', 30_000);
+    expect(first.vms).toEqual([{ id: real.id, name: real.name }]);
+    one.write('go');
+    await waitForEvent(one, 'disconnected', 15_000);
+    expect(await one.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+
+    impostors.write('stop');
+    await waitForEvent(impostors, 'stopped', 10_000);
+    expect(await sigterm(real.proc)).toEqual({ code: 0, signal: null });
+  }, 90_000);
 
   test('connect({ watch: true }): a VM announced over mDNS joins the live list at once, not at the next poll', async () => {
     const { key, init, vma, vmb } = await labs.start();

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentPeer } from '../../river/test/fixtures/silent-peer';
 import { eventually, startVms, type VmProcess } from '../../river/test/fixtures/vm-process';
-import { connect, disconnect, fork, forkWork, inject, join as joinAll, NotEnoughVMsError, RemoteError, VMLostError, vmInfo } from '../src';
+import { connect, disconnect, fork, forkWork, inject, join as joinAll, NotEnoughVMsError, PeerFailureError, RemoteError, VMLostError, vmInfo } from '../src';
 
 const TRICKLE_CLI = join(__dirname, '..', 'dist', 'cli.js');
 const INDEX = join(__dirname, '..', 'dist', 'index.js');
@@ -76,11 +76,14 @@ describe('connect() over River', () => {
       expect(max).toHaveLength(2);
       expect(Date.now() - started).toBeLessThan(5_000);
 
-      // Without a count it wants every VM there is: it listens for the whole (here short) window.
+      // Without a count it wants every VM there is: it listens for the whole (here short) window,
+      // and a named peer that never answered is an error that names it, not a smaller list.
       started = Date.now();
-      await using all = await connect({ timeoutMs: 1_500 });
-      expect(all).toHaveLength(2);
+      const error = await connect({ timeoutMs: 1_500 }).then(() => undefined, (e: unknown) => e);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+      expect(PeerFailureError.isInstance(error)).toBe(true);
+      expect((error as PeerFailureError).failures).toEqual([expect.objectContaining({ address: silent.address, reason: 'timeout' })]);
+      expect((error as Error).message).toContain(`${silent.address}: no answer in time`);
     } finally {
       delete process.env.TRICKLE_PEERS;
       delete process.env.TRICKLE_MDNS;
@@ -222,5 +225,8 @@ describe('trickle CLI', () => {
     expect(result.stderr).toMatch(/\[trickle: discovered \d+ VMs?\]/);
     expect(result.stdout.trim()).toBe('hello from a VM: 52');
     expect(result.code).toBe(0);
+    // The program ended without disconnecting. 'close' waits for the local VMs too (they share
+    // its stderr): they stopped without a word (no "peer … lost: ECONNREFUSED").
+    expect(result.stderr).not.toMatch(/lost|ECONNREFUSED|terminated/);
   });
 });
