@@ -91,7 +91,7 @@ export class FrameSplitter {
   }
 
   /** Marks the splitter failed (for the frame decoder's own errors too) and returns the error. */
-  fail(code: FrameError['code'], message: string, options?: ErrorOptions): FrameError {
+  fail(code: FrameError['code'], message: string, options?: { cause?: unknown }): FrameError {
     this.body = undefined;
     this.failure = new FrameError(code, message, options);
     return this.failure;

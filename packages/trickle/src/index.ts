@@ -8,7 +8,7 @@ export { inject } from './inject';
 export { fork, forkAll, forkEach, join, joinAny, ForkHandle } from './fork-join';
 export type { Callee } from './fork-join';
 export { forkGen, forkWork } from './scheduling/fork-gen';
-export type { ForkWorkOptions, ReduceOptions, Progress, LiveVMs } from './scheduling/fork-gen';
+export type { ForkWorkOptions, ChunkedForkWorkOptions, ItemForkWorkOptions, QueueForkWorkOptions, ReduceOptions, Progress, LiveVMs } from './scheduling/fork-gen';
 export type { Reducer } from './scheduling/reduction';
 export { ChunkQueue } from './scheduling/work-queue';
 export type { Chunk, WorkQueue } from './scheduling/work-queue';

@@ -143,7 +143,8 @@ describe('forkWork when VMs are lost', () => {
 
   test('every VM lost: rejects with WorkLostError naming the lost chunks and why', async () => {
     await using vms = await workers(2, (i) => ({ dieAt: 3 + i }));
-    const error = await forkWork(vms, step, range(50), { chunksize: 2 }).catch((e: unknown) => e);
+    // By name: step takes one number, and here it gets chunks of 2 (it only has to die on time).
+    const error = await forkWork(vms, 'step', range(50), { chunksize: 2 }).catch((e: unknown) => e);
     expect(WorkLostError.isInstance(error)).toBe(true);
     const lost = error as WorkLostError;
     expect(lost.code).toBe('TRICKLE_WORK_LOST');

@@ -18,6 +18,14 @@ async function slowEcho(xs: number[]) {
   return xs;
 }
 
+/** The session's worker exits at its third call: a lost VM. */
+function dieAtThird(x: number) {
+  const g = globalThis as any;
+  g.calls = (g.calls ?? 0) + 1;
+  if (g.calls >= 3) process.exit(7);
+  return x;
+}
+
 let vms: VM[] & AsyncDisposable;
 beforeAll(async () => {
   vms = await connectWorkers(3);
@@ -130,6 +138,31 @@ describe('forkWork / forkGen (dynamic scheduling)', () => {
     const one = await forkWork([vms[1]!], work, [1, 2, 3], { inFlightPerVM: 1 });
     expect(one.map((r) => r.vm)).toEqual([1, 1, 1]);
     void vmInfo;
+  });
+
+  test('errors carry the local call site: a chunk that throws, a bad option, no VMs, every VM lost', async () => {
+    const here = /fork-work\.test\.ts:\d+/;
+    const remote = await forkWork(vms, 'nope', [1, 2, 3]).then(() => undefined, (e: unknown) => e as Error);
+    expect(remote!.stack).toMatch(here);
+    const option = await forkWork(vms, sumChunk, [1], { chunksize: 0 }).then(() => undefined, (e: unknown) => e as Error);
+    expect(option).toBeInstanceOf(RangeError);
+    expect(option!.stack!.split('\n')[1]).toMatch(here); // the first frame is the caller's
+    const none = await forkWork([], square, [1]).then(() => undefined, (e: unknown) => e as Error);
+    expect(none!.stack!.split('\n')[1]).toMatch(here);
+    // forkGen: where it was called, also when the error comes out of a later step of the loop.
+    const gen = forkGen(vms, square, [1, 2], { buffer: 0 });
+    const loop = (async () => {
+      for await (const _ of gen) void _;
+    })();
+    const bad = await loop.then(() => undefined, (e: unknown) => e as Error);
+    expect(bad).toBeInstanceOf(RangeError);
+    expect(bad!.stack!.split('\n')[1]).toMatch(here);
+    // Every VM lost (each session's worker exits at its third call): a WorkLostError that points here.
+    await using doomed = await inject(await connectWorkers(2), { dieAtThird });
+    const lost = await forkWork(doomed, dieAtThird, Array.from({ length: 20 }, (_, i) => i)).then(() => undefined, (e: unknown) => e as Error);
+    expect(lost!.name).toBe('WorkLostError');
+    expect(lost!.stack!.split('\n')[1]).toMatch(here);
+    expect(lost!.stack).toContain('--- inside Trickle ---');
   });
 
   test('a failing chunk rejects the run with its error', async () => {

@@ -22,6 +22,9 @@ function expectType<T extends true>(): T | void {}
 function foo(x: number) {
   return x + 10;
 }
+function sumAll(xs: number[]) {
+  return xs.reduce((a, b) => a + b, 0);
+}
 async function later(s: string) {
   return s.length;
 }
@@ -120,12 +123,32 @@ export async function typeChecks(): Promise<void> {
   const byName = fork(vms[0]!, 'foo', 1);
   expectType<Equal<typeof byName, ForkHandle<unknown>>>();
 
-  // forkWork / forkGen.
-  const squares = await forkWork(vms, foo, [1, 2, 3], { chunksize: 1, ordered: true, onProgress: ({ done: n, total }) => void [n, total] });
+  // forkWork / forkGen: the work items are checked against the function's parameter.
+  const squares = await forkWork(vms, foo, [1, 2, 3], { ordered: true, onProgress: ({ done: n, total }) => void [n, total] });
   expectType<Equal<typeof squares, number[]>>();
   for await (const r of forkGen(vms, later, ['a', 'b'])) {
     expectType<Equal<typeof r, number>>();
   }
+  // @ts-expect-error foo takes a number, the items are strings
+  void forkWork(vms, foo, ['a', 'b']);
+  // @ts-expect-error later takes a string
+  void forkGen(vms, later, [1, 2]);
+  // With chunksize the function takes an array of items.
+  const sums = await forkWork(vms, sumAll, [1, 2, 3], { chunksize: 2 });
+  expectType<Equal<typeof sums, number[]>>();
+  for await (const s of forkGen(vms, sumAll, new Set([1, 2]), { chunksize: 1 })) expectType<Equal<typeof s, number>>();
+  // @ts-expect-error with chunksize, foo (which takes one number) would get arrays
+  void forkWork(vms, foo, [1, 2, 3], { chunksize: 2 });
+  // @ts-expect-error sumAll's chunks hold numbers, not strings
+  void forkWork(vms, sumAll, ['a'], { chunksize: 2 });
+  // @ts-expect-error without chunksize, sumAll would get one number
+  void forkWork(vms, sumAll, [1, 2, 3]);
+  // Each item an array, one per call: fine without chunksize.
+  const perItem = await forkWork(vms, sumAll, [[1, 2], [3]]);
+  expectType<Equal<typeof perItem, number[]>>();
+  // By name: unchecked, untyped results.
+  const named = await forkWork(vms, 'foo', ['anything'], { chunksize: 2 });
+  expectType<Equal<typeof named, unknown[]>>();
 
   // Typing a handle by hand with Remote<T>.
   const manual = vms[0] as unknown as Remote<{ foo: typeof foo; Stack: typeof Stack }>;

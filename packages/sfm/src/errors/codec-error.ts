@@ -18,7 +18,7 @@ export class CodecError extends SfmError {
   constructor(
     readonly code: CodecErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: { cause?: unknown },
   ) {
     super(message, options);
   }

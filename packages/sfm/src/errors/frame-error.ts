@@ -15,7 +15,7 @@ export class FrameError extends SfmError {
   constructor(
     readonly code: FrameErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: { cause?: unknown },
   ) {
     super(message, options);
   }

@@ -6,7 +6,7 @@ const marker = Symbol.for('@river/sfm/MailboxClosedError');
 export class MailboxClosedError extends SfmError {
   readonly code = 'ERR_MAILBOX_CLOSED';
 
-  constructor(message = 'mailbox closed', options?: ErrorOptions) {
+  constructor(message = 'mailbox closed', options?: { cause?: unknown }) {
     super(message, options);
   }
 

@@ -7,7 +7,7 @@ const marker = Symbol.for('@river/sfm/SfmError');
 export abstract class SfmError extends Error {
   abstract readonly code: string;
 
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 

@@ -8,7 +8,7 @@ export class TimeoutError extends SfmError {
 
   constructor(
     readonly timeoutMs: number,
-    options?: ErrorOptions,
+    options?: { cause?: unknown },
   ) {
     super(`no matching message within ${timeoutMs} ms`, options);
   }

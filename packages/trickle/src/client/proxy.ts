@@ -25,7 +25,8 @@ export interface RefEntry {
   readonly type: string;
   /** Times the session sent this reference since the last release (see ReleaseRequest). */
   received: number;
-  weak: WeakRef<object> | undefined;
+  /** A WeakRef, typed structurally: the declarations must not need lib es2021.weakref. */
+  weak: { deref(): object | undefined } | undefined;
   released: boolean;
 }
 

@@ -22,7 +22,8 @@
 import { defaultProgress } from './progress';
 import { callOptionsOf } from '../call-options';
 import { resolveCallee, type Callee } from '../fork-join';
-import { VMLostError, VMStoppingError, WorkLostError } from '../errors';
+import { RemoteError, TrickleError, VMLostError, VMStoppingError, WorkLostError } from '../errors';
+import { callSite } from '../client/call-site';
 import type { PathKey } from '../protocol';
 import type { VMRef } from '../session-link';
 import type { Returned, VM } from '../types';
@@ -112,6 +113,24 @@ type AnyFunction = (arg: any) => any;
 type ResultOf<F> = F extends AnyFunction ? Returned<Awaited<ReturnType<F>>> : unknown;
 /** What `fn` returns on the VM (awaited): what a reducer folds. */
 type RawResultOf<F> = F extends AnyFunction ? Awaited<ReturnType<F>> : any;
+/** What a function called with one work item takes: its first parameter. */
+type ItemOf<F> = F extends (item: infer A, ...rest: any[]) => any ? A : never;
+/**
+ * What one work item is for a function called with a chunk (`chunksize`): the element of its
+ * array parameter. A function that takes no array gets a type no item matches, whose name is
+ * the compile error's explanation.
+ */
+type ChunkItemOf<F> = F extends (items: infer A, ...rest: any[]) => any
+  ? A extends readonly (infer T)[]
+    ? T
+    : 'forkWork/forkGen: with chunksize the function is called with an ARRAY of work items'
+  : never;
+/** Options with `chunksize`: the function takes an array of items. */
+export type ChunkedForkWorkOptions<W = unknown> = ForkWorkOptions<W> & { chunksize: number };
+/** Options with a custom `queue`: it decides what the function gets (not checked). */
+export type QueueForkWorkOptions = ForkWorkOptions<any> & { queue: WorkQueue<any> };
+/** Options without `chunksize`: the function takes one item. */
+export type ItemForkWorkOptions<W = unknown> = ForkWorkOptions<W> & { chunksize?: undefined };
 
 /** Where a VM stands in a run: only `in` gets chunks. */
 type Membership =
@@ -158,6 +177,8 @@ class WorkRun<W> implements ReductionHost<W> {
     private readonly options: RunOptions<W>,
     /** The live set the VMs come from (undefined for a plain list). */
     private readonly live: LiveVMs | undefined,
+    /** Where the user called forkWork/forkGen: the local half of a chunk's RemoteError stack. */
+    private readonly site?: Error,
   ) {
     this.ledger = new ChunkLedger(queue);
     this.onProgress = options.onProgress ?? defaultProgress();
@@ -318,7 +339,7 @@ class WorkRun<W> implements ReductionHost<W> {
     const reduction = this.reduction;
     (reduction
       ? reduction.fold(slot, chunk, at, remoteName, callOptionsOf(slot.vm))
-      : client.callPath(at, [chunk.arg], remoteName, undefined, callOptionsOf(slot.vm), true)
+      : client.callPath(at, [chunk.arg], remoteName, this.site, callOptionsOf(slot.vm), true)
     ).then(
         (value) => {
           slot.inFlight--;
@@ -453,34 +474,73 @@ class WorkRun<W> implements ReductionHost<W> {
  * one, no further chunk is handed out. Work that is a generator (any iterable but an array or a
  * Set) is read lazily, a chunk at a time, so it may be endless.
  */
-export function forkGen<F extends AnyFunction, W = unknown>(
+export function forkGen<F extends AnyFunction>(
   vms: readonly VM[] | LiveVMs,
-  fn: F | string,
-  work: Iterable<W>,
-  options?: ForkWorkOptions<W>,
+  fn: F,
+  work: Iterable<unknown>,
+  options: QueueForkWorkOptions,
 ): AsyncIterable<ResultOf<F>>;
+export function forkGen<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ChunkItemOf<F>>,
+  options: ChunkedForkWorkOptions<ChunkItemOf<F>>,
+): AsyncIterable<ResultOf<F>>;
+export function forkGen<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ItemOf<F>>,
+  options?: ItemForkWorkOptions<ItemOf<F>>,
+): AsyncIterable<ResultOf<F>>;
+export function forkGen(vms: readonly VM[] | LiveVMs, fn: string, work: Iterable<unknown>, options?: ForkWorkOptions): AsyncIterable<unknown>;
 export function forkGen(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions = {}): AsyncIterable<unknown> {
+  const site = callSite(forkGen);
   return {
-    [Symbol.asyncIterator]: () => iterate(vms, fn, work, options),
+    [Symbol.asyncIterator]: () => iterate(vms, fn, work, options, site),
   };
 }
 
-async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions): AsyncGenerator<unknown> {
+async function* iterate(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions, site: Error): AsyncGenerator<unknown> {
   if ((options as { reduce?: unknown }).reduce !== undefined) throw new TypeError('forkGen: `reduce` gives one value, not a stream of results: use forkWork');
-  const run = startRun(vms, fn, work, options);
+  let run: ReturnType<typeof startRun> | undefined;
   try {
+    run = startRun(vms, fn, work, options, site);
     for (;;) {
       const step = await run.run.next();
       if (step.done) return;
       yield step.value;
     }
+  } catch (error) {
+    throw withCallSite(error, site);
   } finally {
-    run.close();
+    run?.close();
   }
 }
 
+/**
+ * Errors Trickle raises in a run (WorkLostError, VMLostError, a bad option) are created deep in
+ * the scheduler: their stack gets the user's forkWork/forkGen call first. A chunk's RemoteError
+ * has it already (the site goes with each call); the user's own errors (an abort reason, a
+ * throwing onProgress) are left as they are.
+ */
+function withCallSite(error: unknown, site: Error): unknown {
+  if (!(error instanceof Error) || RemoteError.isInstance(error) || !site.stack) return error;
+  const ours = TrickleError.isInstance(error) || ((error instanceof RangeError || error instanceof TypeError) && OPTION_ERROR.test(error.message));
+  if (!ours || WITH_SITE.has(error)) return error;
+  WITH_SITE.add(error);
+  const frames = (stack: string) => stack.split('\n').filter((line) => /^\s+at /.test(line));
+  const head = `${error.name}: ${error.message}`;
+  const inner = frames(error.stack ?? '');
+  error.stack = [head, ...frames(site.stack), ...(inner.length > 0 ? ['    --- inside Trickle ---', ...inner] : [])].join('\n');
+  return error;
+}
+
+const WITH_SITE = new WeakSet<Error>();
+/** Messages of the RangeErrors/TypeErrors the scheduler itself throws (bad options, no VMs). */
+const OPTION_ERROR = /^(forkWork\b|(chunksize|inFlightPerVM) must be)/;
+
 /** Sets up a run over `vms` (a live set is followed) and its abort signal. */
-function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: RunOptions<unknown>): { run: WorkRun<unknown>; close: () => void } {
+function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: RunOptions<unknown>, site?: Error): { run: WorkRun<unknown>; close: () => void } {
   const { signal } = options;
   signal?.throwIfAborted();
   // Arrays (and Sets, whose size is known) are handed out by position; any other iterable — a
@@ -491,7 +551,7 @@ function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unkno
   const balancer = options.balancer ?? new DynamicBalancer(options.inFlightPerVM);
   // A live list (connect({ watch: true })) is an array too: ask for LiveVMs first.
   const live = isLiveVMs(vms) ? vms : undefined;
-  const run = new WorkRun(fn, queue, balancer, options, live);
+  const run = new WorkRun(fn, queue, balancer, options, live, site);
   const onAbort = () => run.fail(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let unsubscribe: (() => void) | undefined;
@@ -523,9 +583,17 @@ function startRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unkno
  * combined VM to VM (scheduling/reduction.ts) and the one value comes back. A loss while
  * combining sends the run back to counting what was lost, then combining again.
  */
-async function reduceWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ReduceOptions<unknown, unknown>): Promise<unknown> {
+async function reduceWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ReduceOptions<unknown, unknown>, site: Error): Promise<unknown> {
+  try {
+    return await reduceRun(vms, fn, work, options, site);
+  } catch (error) {
+    throw withCallSite(error, site);
+  }
+}
+
+async function reduceRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ReduceOptions<unknown, unknown>, site: Error): Promise<unknown> {
   if (typeof options.reduce !== 'function') throw new TypeError(`forkWork: reduce must be a function (acc, result) => acc, got ${typeof options.reduce}`);
-  const { run, close } = startRun(vms, fn, work, options);
+  const { run, close } = startRun(vms, fn, work, options, site);
   const reduction = run.reduction!;
   try {
     for (;;) {
@@ -557,15 +625,29 @@ export async function forkWork<F extends AnyFunction, W = unknown>(
   work: Iterable<W>,
   options: ReduceOptions<W, RawResultOf<F>>,
 ): Promise<Returned<RawResultOf<F>> | undefined>;
-export async function forkWork<F extends AnyFunction, W = unknown>(
+export async function forkWork<F extends AnyFunction>(
   vms: readonly VM[] | LiveVMs,
-  fn: F | string,
-  work: Iterable<W>,
-  options?: ForkWorkOptions<W>,
+  fn: F,
+  work: Iterable<unknown>,
+  options: QueueForkWorkOptions,
 ): Promise<ResultOf<F>[]>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ChunkItemOf<F>>,
+  options: ChunkedForkWorkOptions<ChunkItemOf<F>>,
+): Promise<ResultOf<F>[]>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ItemOf<F>>,
+  options?: ItemForkWorkOptions<ItemOf<F>>,
+): Promise<ResultOf<F>[]>;
+export async function forkWork(vms: readonly VM[] | LiveVMs, fn: string, work: Iterable<unknown>, options?: ForkWorkOptions): Promise<unknown[]>;
 export async function forkWork(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterable<unknown>, options: ForkWorkOptions | ReduceOptions<unknown, unknown> = {}): Promise<unknown> {
-  if ((options as { reduce?: unknown }).reduce !== undefined) return reduceWork(vms, fn, work, options as ReduceOptions<unknown, unknown>);
+  const site = callSite(forkWork);
+  if ((options as { reduce?: unknown }).reduce !== undefined) return reduceWork(vms, fn, work, options as ReduceOptions<unknown, unknown>, site);
   const results: unknown[] = [];
-  for await (const result of forkGen(vms, fn as string, work, options as ForkWorkOptions)) results.push(result);
+  for await (const result of { [Symbol.asyncIterator]: () => iterate(vms, fn, work, options as ForkWorkOptions, site) }) results.push(result);
   return results;
 }
