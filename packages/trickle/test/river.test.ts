@@ -218,6 +218,36 @@ describe('trickle CLI', () => {
     expect(tty.out).toContain('sum 1560');
   });
 
+  test('run: the progress bar is cleared when a run ends early (break, abort, error); an unknown total shows a count', async () => {
+    const script = join(__dirname, 'fixtures', 'cli-progress-ends.ts');
+    const command = [process.execPath, TRICKLE_CLI, 'run', script].map((a) => `'${a}'`).join(' ');
+    const tty = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        env: { ...process.env, TRICKLE_MDNS: 'off', RIVER_MDNS: 'off', TRICKLE_LOCAL: '2', TRICKLE_PEERS: '', RIVER_PEERS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(tty.code).toBe(0);
+    const lines = tty.out.split('\n').map((l) => l.replace(/\r$/, ''));
+    const before = (word: string) => {
+      const line = lines.find((l) => l.includes(word));
+      expect(line).toBeDefined();
+      return line!;
+    };
+    // Each message starts a clean line: whatever the bar drew before it on that line was erased.
+    for (const word of ['after break', 'after abort', 'after error']) {
+      const line = before(word);
+      expect(line.slice(line.lastIndexOf('\x1b[2K') + '\x1b[2K'.length)).toBe(word);
+    }
+    const generatorPart = tty.out.slice(0, tty.out.indexOf('after break'));
+    expect(generatorPart).toMatch(/\[trickle\] \d+ done \d+\.\ds/); // a count …
+    expect(generatorPart).not.toMatch(/\[trickle\] \[/); // … not a bar
+    expect(tty.out.slice(tty.out.indexOf('after break'))).toMatch(/\[trickle\] \[#*-*\] \d+\/12 /);
+  });
+
   test('run: with no VMs anywhere, connect() starts local VMs and says so', async () => {
     const script = join(__dirname, 'fixtures', 'cli-program.ts');
     const result = await run(['run', script, 'hello'], { TRICKLE_PEERS: '', RIVER_PEERS: '' });

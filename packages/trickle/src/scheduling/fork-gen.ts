@@ -160,6 +160,8 @@ class WorkRun<W> implements ReductionHost<W> {
   private wake: (() => void) | undefined;
   private done = 0;
   private readonly onProgress: ((progress: Progress) => void) | undefined;
+  /** Tells the default reporter (a progress bar) that the run is over, however it ended. */
+  private readonly endProgress: (() => void) | undefined;
   private readonly bufferLimit: number;
   private readonly waitForVMsMs: number;
   /** Set while the run has no VM and waits for one to join (a live set): until when, and its timer. */
@@ -181,7 +183,9 @@ class WorkRun<W> implements ReductionHost<W> {
     private readonly site?: Error,
   ) {
     this.ledger = new ChunkLedger(queue);
-    this.onProgress = options.onProgress ?? defaultProgress();
+    const reporter = options.onProgress ? undefined : defaultProgress();
+    this.onProgress = options.onProgress ?? reporter;
+    this.endProgress = reporter?.end;
     const buffer = options.buffer ?? DEFAULT_BUFFER;
     if (!(Number.isInteger(buffer) && buffer >= 1)) throw new RangeError(`forkWork: buffer must be a positive integer, got ${String(buffer)}`);
     this.bufferLimit = buffer;
@@ -280,6 +284,7 @@ class WorkRun<W> implements ReductionHost<W> {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.endProgress?.();
     this.stopWaitingForVMs();
     for (const slot of this.slots) slot.unwatch();
     this.notify();
