@@ -4,8 +4,8 @@
  * local VMs (one per core) so a program works out of the box, and says so on stderr.
  *
  * Never a silent fallback: peers named in `peers` / TRICKLE_PEERS that cannot be reached or
- * authenticated are a PeerFailureError (with a count, `connect(n)`, only when fewer than n are
- * usable). VMs that discovery found but could not use (an mDNS impostor, a wrong key, a VM
+ * authenticated are a PeerFailureError (with a count, `connect(n)`, or a live list, `watch`, only
+ * when fewer than n, or min, are usable). VMs that discovery found but could not use (an mDNS impostor, a wrong key, a VM
  * without a session) are skipped and named on stderr; NotEnoughVMsError names them too.
  */
 import { availableParallelism } from 'node:os';
@@ -178,10 +178,12 @@ export async function connect(arg?: number | ConnectOptions): Promise<VMList<VM>
     let found = report.vms;
     const failures: DiscoveryFailure[] = [...report.failures];
     // Peers the user named must work: never a silent fallback. With a count (connect(n), max),
-    // enough usable VMs make a failed peer a warning; without one, every named peer is wanted.
+    // enough usable VMs make a failed peer a warning; so does a live list (watch), which keeps
+    // polling the peer and takes it in once it answers. Otherwise every named peer is wanted.
     const namedFailures = failures.filter((f) => f.source === 'peer');
-    if (namedFailures.length > 0 && !(counted && found.length >= min)) {
-      throw counted ? notEnough(options, found.length, failures) : new PeerFailureError(namedFailures, { from: options.peersFrom ?? 'peers' });
+    const lenient = counted || Boolean(options.watch);
+    if (namedFailures.length > 0 && !(lenient && found.length >= min)) {
+      throw lenient ? notEnough(options, found.length, failures) : new PeerFailureError(namedFailures, { from: options.peersFrom ?? 'peers' });
     }
     if (found.length === 0 && options.local === undefined && named.length === 0 && failures.length === 0) {
       const n = options.max ?? Math.max(min, availableParallelism());

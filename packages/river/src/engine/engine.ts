@@ -69,6 +69,9 @@ export const ENGINE_VERSION = '0.1.0';
  */
 export const MAX_ANNOUNCEMENTS_PER_DISCOVERY = 256;
 
+/** How long watchVMs waits for an announced VM's handshake (and remembers that it failed). */
+const WATCH_CHECK_TIMEOUT_MS = 10_000;
+
 /** Room for a ROUTE frame's own bytes (kind, two UUIDs, headers) besides the message body. */
 const ROUTE_OVERHEAD_BYTES = 1024;
 
@@ -835,15 +838,40 @@ export class Engine {
       void poll();
     }
     if (mdnsEnabled(o.mdns, this.keyed)) {
+      // As in discover: an announcement counts once it was dialled and is the node it announced.
+      // A failed check is forgotten after a while (the VM may have been stalled); checks in hand
+      // are capped, so a flood of announcements costs a bounded number of dials.
+      const checks = new Map<string, Promise<boolean>>();
+      const verified = (info: VMInfo): Promise<boolean> => {
+        const key = `${info.id} ${addressKey(info)}`;
+        const known = checks.get(key);
+        if (known) return known;
+        if (checks.size >= MAX_ANNOUNCEMENTS_PER_DISCOVERY) return Promise.resolve(false);
+        const check = withTimeout(this.verifyAnnounced(info), WATCH_CHECK_TIMEOUT_MS).then(
+          () => true,
+          (error: unknown) => {
+            const { reason, message } = classifyFailure(error);
+            this.log(`watch: mDNS: ${info.name} (${addressKey(info)}) skipped: ${reason}: ${message}`);
+            setTimeout(() => checks.delete(key), WATCH_CHECK_TIMEOUT_MS).unref();
+            return false;
+          },
+        );
+        checks.set(key, check);
+        return check;
+      };
       try {
         const watcher = mdnsWatch(
           { interface: mdnsInterface(o.interface), onError: (error) => this.log(`watch: mDNS: ${error.message}`) },
           (info) => {
-            viaMdns.add(info.id);
-            up(info);
+            void verified(info).then((ok) => {
+              if (!ok) return;
+              viaMdns.add(info.id);
+              up(info);
+            });
           },
           (info) => {
             viaMdns.delete(info.id);
+            checks.delete(`${info.id} ${addressKey(info)}`);
             // A goodbye: the VM withdrew its record (it is stopping). Still listed by a poll?
             if (!polled.has(info.id)) down(info.id);
           },
