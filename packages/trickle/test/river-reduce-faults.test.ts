@@ -115,6 +115,39 @@ describe('forkWork reduce: speeds and SIGKILL', () => {
     const after = (await foldsOn(survivors)).reduce((a, b) => a + b, 0);
     expect(after - before).toBe(foldsAtEnd[vms.indexOf(receiver!)]);
   });
+  test('SIGKILL of a giver while its accumulator is being merged: nothing is counted again', async () => {
+    const { procs, vms, procOf } = await cluster(4, 20);
+    await using _procs = procs;
+    await using _vms = vms;
+    let giver: VM | undefined;
+    let foldsAtEnd: number[] = [];
+    let killed: Promise<unknown> | undefined;
+    const total = await forkWork(vms, countChunk, files, {
+      chunksize: 2,
+      reduce: slowMerge,
+      onProgress: ({ done }) => {
+        if (done !== 64 || killed) return;
+        // Combining starts now; each merge takes 1.5 s. The VM holding the fewest chunks gives
+        // first: kill it 400 ms into the merge of what it gave.
+        for (const vm of vms) vm.mergeMs = 1_500;
+        killed = foldsOn(vms).then(async (folds) => {
+          foldsAtEnd = folds;
+          // As the library pairs them: by chunks held, most first (a stable sort); the last gives.
+          const order = vms.map((_, i) => i).sort((a, b) => folds[b]! - folds[a]!);
+          giver = vms[order[order.length - 1]!]!;
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          procOf(giver).kill('SIGKILL');
+        });
+      },
+    });
+    await killed;
+    expect((await procOf(giver!).exited).signal).toBe('SIGKILL');
+    expect(total).toEqual(reference);
+    // Its accumulator had reached its receiver: no chunk was counted again.
+    const survivors = vms.filter((vm) => vm !== giver);
+    const before = foldsAtEnd.filter((_, i) => vms[i] !== giver).reduce((a, b) => a + b, 0);
+    expect((await foldsOn(survivors)).reduce((a, b) => a + b, 0)).toBe(before);
+  });
 });
 
 describe('forkWork reduce: graceful stop, live lists, abort', () => {
