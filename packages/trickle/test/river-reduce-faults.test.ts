@@ -127,15 +127,15 @@ describe('forkWork reduce: speeds and SIGKILL', () => {
       reduce: slowMerge,
       onProgress: ({ done }) => {
         if (done !== 64 || killed) return;
-        // Combining starts now; each merge takes 1.5 s. The VM holding the fewest chunks gives
-        // first: kill it 400 ms into the merge of what it gave.
-        for (const vm of vms) vm.mergeMs = 1_500;
+        // Combining starts now; each merge takes 3 s. The VM holding the fewest chunks gives
+        // first: kill it 1.2 s into the merge of what it gave (its accumulator has arrived by then).
+        for (const vm of vms) vm.mergeMs = 3_000;
         killed = foldsOn(vms).then(async (folds) => {
           foldsAtEnd = folds;
           // As the library pairs them: by chunks held, most first (a stable sort); the last gives.
           const order = vms.map((_, i) => i).sort((a, b) => folds[b]! - folds[a]!);
           giver = vms[order[order.length - 1]!]!;
-          await new Promise((resolve) => setTimeout(resolve, 400));
+          await new Promise((resolve) => setTimeout(resolve, 1_200));
           procOf(giver).kill('SIGKILL');
         });
       },
