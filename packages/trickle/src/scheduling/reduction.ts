@@ -98,11 +98,6 @@ export class Reduction<W> {
     this.custodyOf(slot).add(chunk.index);
   }
 
-  /** Items whose results are folded somewhere. */
-  get foldedChunks(): number {
-    return this.folded.size;
-  }
-
   /** `slot` is lost: its accumulator with it (applied once no deposit is in flight). */
   lost(slot: Participant): void {
     this.losses.push(slot);
@@ -362,13 +357,6 @@ export class Reduction<W> {
         resolve();
       };
     });
-  }
-
-  /** Called by the run when a VM is lost or changes state, so a waiting combine looks again. */
-  poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
   }
 }
 
