@@ -208,7 +208,7 @@ export class Engine {
           if (!graceful) this.log(`peer ${peer.nodeId} lost: ${error.message}`);
           const member = this.membership?.has(peer.nodeId) ?? false;
           this.onPeerLost(peer, error, queued);
-          if (!graceful) this.returns.lost(peer, error, member);
+          this.returns.lost(peer, error, member, graceful);
         },
         log: (line) => this.log(line),
       },

@@ -61,7 +61,7 @@ export class PeerReturns {
   private readonly lostVMs = new Map<string, LostVM>();
   /** Why each lost peer was lost, told to it in `reset` when it comes back. */
   private readonly why = new Map<string, string>();
-  /** The connection on which this side restarted the peering with a node (sent `reset`). */
+  /** The connection on which the peering with a node was restarted (this side sent or took `reset`). */
   private readonly restartedOn = new Map<string, Connection>();
   private timer: NodeJS.Timeout | undefined;
   private readonly windowMs: number;
@@ -81,10 +81,14 @@ export class PeerReturns {
     this.maxProbeMs = options.maxProbeMs ?? 5000;
   }
 
-  /** `peer` was lost (not a graceful stop). A VM is probed for its return while someone wants it. */
-  lost(peer: Peer, error: PeerLostError, member: boolean): void {
+  /**
+   * `peer` was lost. Unless it said goodbye (a stopped process never comes back), a VM is probed
+   * for its return while someone wants it.
+   */
+  lost(peer: Peer, error: PeerLostError, member: boolean, graceful: boolean): void {
     this.restartedOn.delete(peer.nodeId);
     this.why.delete(peer.nodeId);
+    if (graceful) return;
     this.why.set(peer.nodeId, error.message);
     if (this.why.size > MAX_PROBED * 4) this.why.delete(this.why.keys().next().value!);
     if (!peer.info || !peer.address || this.stopped) return;
@@ -121,10 +125,12 @@ export class PeerReturns {
 
   /** NOTICE `reset` from `peer`: it had declared this process lost. */
   onReset(peer: Peer, args: unknown): void {
+    if (peer.state.kind !== 'connected') return;
     const mine = this.restartedOn.get(peer.nodeId);
-    this.restartedOn.delete(peer.nodeId);
-    // Both sides declared the loss and restarted this peering: each did its part already.
+    // Both sides declared the loss and restarted this peering (each did its part already), or
+    // this peering was already restarted for the sender's reset: once per connection.
     if (mine && mine.state.kind !== 'closed') return;
+    this.restartedOn.set(peer.nodeId, peer.state.conn);
     const reason = fromWireError(compactWireError((args as Partial<ResetNotice> | undefined)?.error)).message.slice(0, 500);
     const error = new PeerLostError({ message: `node ${peer.nodeId} had declared this process lost (${reason}); what depended on it before is gone` });
     this.hooks.log(`peer ${peer.nodeId} had lost us (${reason}): its VRs from before are lost here too`);
