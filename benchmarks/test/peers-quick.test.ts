@@ -1,5 +1,5 @@
 // bench:peers end to end in its quick mode, on a small corpus this test writes: every program
-// (node, Piscina, Trickle with 2 local VMs) runs in a process of its own and must produce the
+// (node, Piscina, Trickle's Example 7 with 2 local VMs as written and with `reduce`) runs in a process of its own and must produce the
 // same counts as an independent reference. Correctness and shape, never timings.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +44,7 @@ test('--quick on a small corpus: every program runs and all agree with the refer
   for (const set of ['paper', 'debian']) {
     const reference = results.corpora.find((c: { set: string }) => c.set === set).reference;
     const runs = results.runs.filter((run: { set: string }) => run.set === set);
-    expect(runs.map((run: { program: string }) => run.program).sort()).toEqual(['node', 'piscina', 'trickle-paper']);
+    expect(runs.map((run: { program: string }) => run.program).sort()).toEqual(['node', 'piscina', 'trickle-paper', 'trickle-reduce']);
     for (const run of runs) {
       expect(run.summary).toEqual(reference);
       expect(run.seconds).toBeGreaterThan(0);

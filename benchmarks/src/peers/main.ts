@@ -1,6 +1,6 @@
 // bench:peers — Trickle beside the tools a user would pick instead, in one run on this machine:
 // the same word count (wordcount.ts's tokenizer) by node in one process, a Piscina pool of 2
-// worker threads, and Trickle's Example 7 on 2 local VMs, timed interleaved (round by round, the
+// worker threads, and Trickle's Example 7 on 2 local VMs (as written, and with `reduce`), timed interleaved (round by round, the
 // order rotating), on the paper-shaped set and on a real text corpus from a Debian package.
 // Every run's counts are checked against a reference; a mismatch fails the benchmark.
 //

@@ -4,13 +4,14 @@ import { connect, disconnect, forkWork, inject } from '@trickle/core';
 import { piscinaCount } from '../wfreq/baselines';
 import * as tokenizer from '../wfreq/wordcount';
 
-export type ProgramName = 'node' | 'piscina' | 'trickle-paper';
-export const PROGRAM_NAMES: readonly ProgramName[] = ['node', 'piscina', 'trickle-paper'];
+export type ProgramName = 'node' | 'piscina' | 'trickle-paper' | 'trickle-reduce';
+export const PROGRAM_NAMES: readonly ProgramName[] = ['node', 'piscina', 'trickle-paper', 'trickle-reduce'];
 
 export const PROGRAM_LABELS: Record<ProgramName, string> = {
   node: 'node, one process',
   piscina: 'Piscina pool of 2 worker threads, merging as results arrive',
   'trickle-paper': 'Trickle, 2 local VMs, Example 7 as written (forkWork, then mergecounts)',
+  'trickle-reduce': 'Trickle, 2 local VMs, Example 7 with `reduce` (the VMs fold, the initiator takes one Map)',
 };
 
 export interface ProgramOptions {
@@ -32,12 +33,16 @@ function wordcount(files: string[]): Map<string, number> {
   return m;
 }
 
-/** Example 7 as written, on `workers` local VMs (loopback only, mDNS off). */
-async function trickleExample7(files: string[], options: ProgramOptions): Promise<Map<string, number>> {
+/**
+ * Example 7 on `workers` local VMs (loopback only, mDNS off): as written (`forkWork`, then
+ * `mergecounts` here), or with one `reduce` option (wordcount.ts's `mergeInto` folds on the VMs).
+ */
+async function trickleExample7(files: string[], options: ProgramOptions, reduce: boolean): Promise<Map<string, number>> {
   const n = options.workers;
   const vms = await connect({ local: n, min: n, max: n, mdns: false, peers: [] });
   try {
     await inject(vms, { countText: tokenizer.countText, wordcount });
+    if (reduce) return (await forkWork(vms, wordcount, files, { chunksize: options.chunksize, reduce: tokenizer.mergeInto })) ?? new Map();
     const rlist = await forkWork(vms, wordcount, files, { chunksize: options.chunksize });
     return tokenizer.mergecounts(rlist);
   } finally {
@@ -53,7 +58,9 @@ export async function runProgram(program: ProgramName, files: string[], options:
     case 'piscina':
       return (await piscinaCount(files, { workers: options.workers, chunksize: options.chunksize })).counts;
     case 'trickle-paper':
-      return trickleExample7(files, options);
+      return trickleExample7(files, options, false);
+    case 'trickle-reduce':
+      return trickleExample7(files, options, true);
     default:
       throw new RangeError(`unknown program '${String(program)}' (known: ${PROGRAM_NAMES.join(', ')})`);
   }

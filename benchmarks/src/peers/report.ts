@@ -37,6 +37,8 @@ export interface PeersResults {
 const AIMS: Array<{ program: ProgramName; set: SetName; max: number }> = [
   { program: 'trickle-paper', set: 'paper', max: 1.15 },
   { program: 'trickle-paper', set: 'debian', max: 1.15 },
+  { program: 'trickle-reduce', set: 'paper', max: 0.95 },
+  { program: 'trickle-reduce', set: 'debian', max: 1.0 },
 ];
 
 const SET_TITLES: Record<SetName, string> = { paper: 'paper-shaped set', debian: 'real corpus (Debian)' };
@@ -98,7 +100,7 @@ export function renderMarkdown(results: PeersResults): string {
   out.push(`- Machine: ${describeMachine(results.machine)}. 1-minute load average ${results.loadAverage.start} at the start, ${results.loadAverage.end} at the end${results.loadAverage.start > 1 || results.loadAverage.end > 1 ? ' — the machine was shared with other work during this run, so absolute times and ratios carry that noise' : ''}.`);
   out.push('- node, one process: `wordcount(files)` of wordcount.ts in the process itself.');
   out.push('- Piscina: `piscinaCount` of `wfreq/baselines.ts` — a pool of 2 threads (started inside the timed part), one task per chunk, each partial count merged on the main thread as it arrives.');
-  out.push('- Trickle: `connect({ local: 2, mdns: false })` (two `trickle vm` processes on 127.0.0.1, started inside the timed part), `inject` the tokenizer and `wordcount`, `forkWork(vms, wordcount, files, { chunksize })`, then `mergecounts(rlist)` — Example 7 as written.');
+  out.push('- Trickle: `connect({ local: 2, mdns: false })` (two `trickle vm` processes on 127.0.0.1, started inside the timed part), `inject` the tokenizer and `wordcount`, `forkWork(vms, wordcount, files, { chunksize })`, then `mergecounts(rlist)` — Example 7 as written; with `reduce`: `forkWork(vms, wordcount, files, { chunksize, reduce: mergeInto })` (`mergeInto` of wordcount.ts), one Map back.');
   out.push('');
   return out.join('\n');
 }
