@@ -12,6 +12,11 @@ export interface PendingEntry {
   /** Sent without anyone waiting (set, release): a failure is kept for the next awaited reply. */
   readonly detached: boolean;
   readonly kind: string;
+  /**
+   * Called once when a successful reply to it arrives, before that reply is decoded (see
+   * SessionClient: large replies are decoded after the event loop's turn).
+   */
+  arrived?: () => void;
 }
 
 export class PendingRequests {
@@ -23,6 +28,11 @@ export class PendingRequests {
   add(id: number, entry: PendingEntry): void {
     this.entries.set(id, entry);
     if (this.entries.size === 1) this.onBusy(true);
+  }
+
+  /** The entry for `id`, left in place. */
+  get(id: number): PendingEntry | undefined {
+    return this.entries.get(id);
   }
 
   /** Removes and returns the entry for `id` (undefined for an unknown or already answered id). */

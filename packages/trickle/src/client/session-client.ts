@@ -25,6 +25,7 @@ import { Where, walkValue, type WalkVisitor } from '../values/walk';
 import { createWireCodec, type WireCodec } from '../values/wire';
 import { abortedBeforeSending, armCancellation, type CallOptions, type CancelReason } from './cancellation';
 import { PendingRequests, type PendingEntry } from './pending';
+import { peekReplyHeader } from './reply-header';
 import { makeProxy, pathLabel, stateOf, type PathState, type ProxyHost, type RefEntry } from './proxy';
 
 /** A request before it gets its id (distributes over the union). */
@@ -47,7 +48,21 @@ export interface RequestOptions {
   detached?: boolean;
   /** How the request may be cancelled (call-options.ts); cancelling ends the session. */
   cancel?: CallOptions;
+  /**
+   * Called when a successful reply arrives, before its value is decoded: a scheduler hands the VM
+   * its next chunk without waiting for the decoding (see `received`).
+   */
+  onArrival?: () => void;
 }
+
+/**
+ * Replies at least this large are decoded after the event loop's turn, in arrival order: replies
+ * that arrive meanwhile are seen (and their schedulers act) first. Smaller ones, when none wait,
+ * are decoded at once (no extra hop for round trips).
+ */
+const DEFER_DECODE_BYTES = 16 * 1024;
+/** Longest stretch of decoding before the event loop gets its turn again. */
+const DECODE_SLICE_MS = 4;
 
 export class SessionClient implements ProxyHost {
   readonly vm: VMRef;
@@ -70,6 +85,9 @@ export class SessionClient implements ProxyHost {
   private releaseScheduled = false;
   private readonly argsVisitor: WalkVisitor;
   private closing: Promise<void> | undefined;
+  /** Replies that arrived and wait to be decoded, in arrival order (see DEFER_DECODE_BYTES). */
+  private readonly toDecode: Uint8Array[] = [];
+  private decodeScheduled = false;
   /** Requests sent on the link since the session started (diagnostics, tests). */
   requestsSent = 0;
 
@@ -177,6 +195,8 @@ export class SessionClient implements ProxyHost {
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    // What arrived before the close is delivered.
+    this.decodeWaiting();
     if (this.state.kind === 'open') {
       this.state = { kind: 'closed' };
       this.pending.failAll(
@@ -225,6 +245,7 @@ export class SessionClient implements ProxyHost {
         site: options.site,
         detached: options.detached ?? false,
         kind: body.kind,
+        arrived: options.onArrival,
       };
       if (cancel && (cancel.signal || cancel.timeoutMs !== undefined)) {
         const disarm = armCancellation(cancel, (reason) => this.cancel(id, reason));
@@ -255,11 +276,22 @@ export class SessionClient implements ProxyHost {
     return this.request({ kind: 'ping' }, { remoteName: 'ping' });
   }
 
-  /** Call `path` by name (fork, forkWork): the same as `vm.a.b(...args)`. */
-  callPath(target: { ref?: number; path: readonly PathKey[] }, args: unknown[], remoteName: string, site?: Error, cancel?: CallOptions, chunk = false): Promise<unknown> {
+  /**
+   * Call `path` by name (fork, forkWork): the same as `vm.a.b(...args)`. `onArrival` (forkWork)
+   * is told when the reply arrives, before its value is decoded.
+   */
+  callPath(
+    target: { ref?: number; path: readonly PathKey[] },
+    args: unknown[],
+    remoteName: string,
+    site?: Error,
+    cancel?: CallOptions,
+    chunk = false,
+    onArrival?: () => void,
+  ): Promise<unknown> {
     try {
       const request = { kind: 'call', target, args: this.exportArgs(args, remoteName) } as const;
-      return this.request(chunk ? { ...request, chunk: true } : request, { remoteName, site, cancel });
+      return this.request(chunk ? { ...request, chunk: true } : request, { remoteName, site, cancel, onArrival });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -380,7 +412,55 @@ export class SessionClient implements ProxyHost {
 
   // ---- replies ---------------------------------------------------------------------------
 
+  /**
+   * A reply arrived. Its head is read first (`peekReplyHeader`): a successful reply tells its
+   * request's `onArrival` at once, so forkWork hands that VM its next chunk before the value is
+   * decoded. A large reply is then decoded after the event loop's turn (queued in arrival order,
+   * so replies are still handled in order), which lets the replies arriving meanwhile do the
+   * same: decoding never holds up handing out work.
+   */
   private received(bytes: Uint8Array): void {
+    const head = peekReplyHeader(bytes);
+    if (head?.ok) {
+      const entry = this.pending.get(head.id);
+      const arrived = entry?.arrived;
+      if (arrived) {
+        entry.arrived = undefined;
+        arrived();
+      }
+    }
+    if (this.toDecode.length === 0 && bytes.byteLength < DEFER_DECODE_BYTES) {
+      this.handleReply(bytes);
+      return;
+    }
+    this.toDecode.push(bytes);
+    if (!this.decodeScheduled) {
+      this.decodeScheduled = true;
+      // After this turn's microtasks (where the requests just made are flushed to the link),
+      // then after the link's own flush (River posts to its engine on setImmediate).
+      queueMicrotask(() => setImmediate(this.decodeSlice));
+    }
+  }
+
+  private readonly decodeSlice = (): void => {
+    this.decodeScheduled = false;
+    const until = performance.now() + DECODE_SLICE_MS;
+    while (this.toDecode.length > 0) {
+      this.handleReply(this.toDecode.shift()!);
+      if (performance.now() >= until) break;
+    }
+    if (this.toDecode.length > 0 && !this.decodeScheduled) {
+      this.decodeScheduled = true;
+      setImmediate(this.decodeSlice);
+    }
+  };
+
+  /** Decodes and hands over every reply still waiting (before the session's state changes). */
+  private decodeWaiting(): void {
+    while (this.toDecode.length > 0) this.handleReply(this.toDecode.shift()!);
+  }
+
+  private handleReply(bytes: Uint8Array): void {
     let reply: Reply;
     try {
       reply = this.codec.decode(bytes) as Reply;
@@ -430,6 +510,9 @@ export class SessionClient implements ProxyHost {
 
   private lost(reason: Error): void {
     if (this.state.kind !== 'open') return;
+    // Replies that arrived before the loss are delivered (one of them may itself end the session).
+    this.decodeWaiting();
+    if (this.state.kind !== 'open') return;
     this.state = { kind: 'lost', reason };
     this.refs.clear();
     // A session that ran out of memory says so (the link reports a ResourceLimitError).
@@ -444,6 +527,8 @@ export class SessionClient implements ProxyHost {
    * request and every other one outstanding reject with CancelledError, later ones too.
    */
   private cancel(id: number, reason: CancelReason): void {
+    // Replies that arrived before the cancellation are delivered (this one's too: then it is done).
+    this.decodeWaiting();
     const entry = this.pending.take(id);
     if (!entry || this.state.kind !== 'open') return;
     const error = new CancelledError(`${entry.remoteName} on ${this.label} was cancelled (${reason.why}); its session was ended to stop it`, {

@@ -159,6 +159,8 @@ class WorkRun<W> implements ReductionHost<W> {
   private stopped = false;
   private wake: (() => void) | undefined;
   private done = 0;
+  /** Chunks whose reply has arrived and waits to be decoded (their VMs already have new work). */
+  private decoding = 0;
   private readonly onProgress: ((progress: Progress) => void) | undefined;
   /** Tells the default reporter (a progress bar) that the run is over, however it ended. */
   private readonly endProgress: (() => void) | undefined;
@@ -293,7 +295,7 @@ class WorkRun<W> implements ReductionHost<W> {
   dispatch(): void {
     while (!this.stopped) {
       // Backpressure: enough results wait for the consumer; hand out more when it takes them.
-      if (this.buffered >= this.bufferLimit && this.ledger.waiting === 0) return;
+      if (this.buffered + this.decoding >= this.bufferLimit && this.ledger.waiting === 0) return;
       const slot = this.balancer.pick(this.slots) as Slot | undefined;
       // None free, or a custom balancer picked a VM that has left: wait for the next return.
       if (!slot || slot.membership.kind !== 'in') return;
@@ -342,13 +344,39 @@ class WorkRun<W> implements ReductionHost<W> {
     const at = target.ref === undefined ? { path: target.path } : { ref: target.ref, path: target.path };
     const remoteName = `${target.label}() [forkWork chunk ${chunk.index}]`;
     const reduction = this.reduction;
+    // The VM is done with the chunk once its reply arrives: its slot takes the next chunk then,
+    // before the reply's value is decoded (the session client decodes large replies later).
+    let returned = false;
+    let arrived = false;
+    const slotReturned = (completed: boolean) => {
+      if (returned) return;
+      returned = true;
+      slot.inFlight--;
+      if (completed) slot.completed++;
+    };
+    const onArrival = () => {
+      slotReturned(true);
+      if (this.stopped) return;
+      arrived = true;
+      this.decoding++;
+      try {
+        this.dispatch();
+      } catch (error) {
+        this.fail(error);
+      }
+    };
+    const decoded = () => {
+      if (!arrived) return;
+      arrived = false;
+      this.decoding--;
+    };
     (reduction
       ? reduction.fold(slot, chunk, at, remoteName, callOptionsOf(slot.vm))
-      : client.callPath(at, [chunk.arg], remoteName, this.site, callOptionsOf(slot.vm), true)
+      : client.callPath(at, [chunk.arg], remoteName, this.site, callOptionsOf(slot.vm), true, onArrival)
     ).then(
         (value) => {
-          slot.inFlight--;
-          slot.completed++;
+          decoded();
+          slotReturned(true);
           if (this.stopped) return;
           // A chunk counts once: a reply for one already completed elsewhere is dropped.
           if (!this.ledger.complete(chunk)) {
@@ -366,7 +394,8 @@ class WorkRun<W> implements ReductionHost<W> {
           this.notify();
         },
         (error: unknown) => {
-          slot.inFlight--;
+          decoded();
+          slotReturned(false);
           if (this.stopped) return;
           if (VMLostError.isInstance(error)) {
             // The VM is gone: it gets no more work and this chunk goes to another VM.
