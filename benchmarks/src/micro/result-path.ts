@@ -41,6 +41,8 @@ interface ChildResult {
   gcCount: number;
   gcMs: number;
   heapPeakMB: number;
+  /** Per VM, from a reply's arrival to the next chunk reaching that VM (ms): median, p99, max. */
+  handOutMs: { median: number; p99: number; max: number };
   summary: CountSummary;
 }
 
@@ -58,19 +60,30 @@ async function child(repliesFile: string, core: string, vmCount: number): Promis
     at += 4 + n;
   }
   let next = 0;
-  /** A session whose every call is answered, on the next turn, with the next recorded reply. */
+  const handOut: number[] = [];
+  /**
+   * A session whose every call is answered, on the next turn, with the next recorded reply. It
+   * notes how long after a reply arrived the VM got its next chunk (the hand-out delay).
+   */
   class ReplayLink {
     readonly vm: { id: string; name: string };
     private listener: { message(bytes: Uint8Array): void; lost(reason: Error): void } | undefined;
+    private arrivedAt: number[] = [];
     constructor(i: number) {
       this.vm = { id: `replay-${i}`, name: `replay-${i}` };
     }
     send(bytes: Uint8Array): void {
-      const { id } = decode(bytes) as { id: number };
+      const { id, kind } = decode(bytes) as { id: number; kind: string };
+      if (kind !== 'call') return;
+      const since = this.arrivedAt.shift();
+      if (since !== undefined) handOut.push(performance.now() - since);
       const reply = replies[next++];
       if (!reply) throw new Error('more chunks than recorded replies');
       reply.writeUInt32BE(id, ID_AT);
-      setImmediate(() => this.listener?.message(reply));
+      setImmediate(() => {
+        if (next < replies.length) this.arrivedAt.push(performance.now());
+        this.listener?.message(reply);
+      });
     }
     listen(listener: { message(bytes: Uint8Array): void; lost(reason: Error): void }): void {
       this.listener = listener;
@@ -110,6 +123,11 @@ async function child(repliesFile: string, core: string, vmCount: number): Promis
     gcCount,
     gcMs,
     heapPeakMB: heapPeak / 2 ** 20,
+    handOutMs: (() => {
+      const sorted = [...handOut].sort((a, b) => a - b);
+      const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+      return { median: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
+    })(),
     summary: summarize(final),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -181,6 +199,8 @@ async function driver(): Promise<void> {
         gcMs: pick((r) => r.gcMs),
         gcCount: pick((r) => r.gcCount),
         heapPeakMB: pick((r) => r.heapPeakMB),
+        handOutMedianMs: pick((r) => r.handOutMs.median),
+        handOutP99Ms: pick((r) => r.handOutMs.p99),
       };
     });
     const command = `node benchmarks/dist/micro/result-path.js ${process.argv.slice(2).join(' ')}`.trim();
@@ -195,13 +215,13 @@ async function driver(): Promise<void> {
       `- Date: ${new Date().toISOString()}, commit ${commitInfo().commit.slice(0, 12)}${commitInfo().dirty ? ' (with uncommitted changes)' : ''}`,
       `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average at the end ${machine.loadavgAtEnd.join(' / ')}${machine.loadavgAtEnd[0]! > 1 ? ' — the machine was shared with other work: CPU times carry that noise (cache and memory contention)' : ''}`,
       '',
-      '| build | forkWork (peek, decode, hand over): ns per entry | mergecounts: ns per entry | total: ns per entry | GC pauses | peak heap |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      ...summaryRows.map((s) => `| ${s.build} | ${s.forkWorkNsPerEntry.toFixed(0)} | ${s.mergeNsPerEntry.toFixed(0)} | ${s.totalNsPerEntry.toFixed(0)} | ${s.gcCount} in ${s.gcMs.toFixed(0)} ms | ${s.heapPeakMB.toFixed(0)} MiB |`),
-      '',
-      '| build | run | forkWork CPU ms | merge CPU ms | forkWork wall ms | GC | peak heap |',
+      '| build | forkWork (peek, decode, hand over): ns per entry | mergecounts: ns per entry | total: ns per entry | GC pauses | peak heap | reply arrived → next chunk out: median / p99 |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...rows.map((r) => `| ${r.build} | ${r.run + 1} | ${r.forkWorkCpuMs.toFixed(0)} | ${r.mergeCpuMs.toFixed(0)} | ${r.forkWorkWallMs.toFixed(0)} | ${r.gcCount} in ${r.gcMs.toFixed(0)} ms | ${r.heapPeakMB.toFixed(0)} MiB |`),
+      ...summaryRows.map((s) => `| ${s.build} | ${s.forkWorkNsPerEntry.toFixed(0)} | ${s.mergeNsPerEntry.toFixed(0)} | ${s.totalNsPerEntry.toFixed(0)} | ${s.gcCount} in ${s.gcMs.toFixed(0)} ms | ${s.heapPeakMB.toFixed(0)} MiB | ${s.handOutMedianMs.toFixed(2)} / ${s.handOutP99Ms.toFixed(2)} ms |`),
+      '',
+      '| build | run | forkWork CPU ms | merge CPU ms | forkWork wall ms | GC | peak heap | hand-out delay median / p99 / max |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map((r) => `| ${r.build} | ${r.run + 1} | ${r.forkWorkCpuMs.toFixed(0)} | ${r.mergeCpuMs.toFixed(0)} | ${r.forkWorkWallMs.toFixed(0)} | ${r.gcCount} in ${r.gcMs.toFixed(0)} ms | ${r.heapPeakMB.toFixed(0)} MiB | ${r.handOutMs.median.toFixed(2)} / ${r.handOutMs.p99.toFixed(2)} / ${r.handOutMs.max.toFixed(2)} ms |`),
       '',
     ].join('\n');
     mkdirSync(dirname(out), { recursive: true });
