@@ -5,14 +5,16 @@
  * data set: 100 files per chunk). What is left is exactly what the initiator does per reply:
  * peek, decode (cbor-x: strings and Map entries), hand over, and the user's merge.
  *
- *   node dist/micro/result-path.js [--quick] [--runs 3] [--vms 2]
+ *   node dist/micro/result-path.js [--quick] [--runs 3] [--vms 2] [--vm-ms 20]
  *        [--cores before=DIR,after=DIR]     # @trickle/core builds (dist folders) to compare, interleaved
  *        [--out results/result-path]       # writes .md and .json
  *
  * Per run (a fresh process per build and run): initiator CPU (all threads) during forkWork and
  * during mergecounts, per result entry; GC pauses (count and total, PerformanceObserver 'gc');
  * peak heap (sampled after every chunk and after the merge). The counts are checked against
- * the data set's reference.
+ * the data set's reference. Each replay VM answers a chunk `--vm-ms` after it got it (default 20
+ * ms: the initiator keeps up; 0: at once, the initiator is the bottleneck and forkWork's `buffer`
+ * holds the VMs back while replies wait to be decoded).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, mkdtempSync } from 'node:fs';
@@ -49,7 +51,7 @@ interface ChildResult {
 // ---------------------------------------------------------------------------------------------
 // The child: one build, one run.
 
-async function child(repliesFile: string, core: string, vmCount: number): Promise<void> {
+async function child(repliesFile: string, core: string, vmCount: number, vmMs: number): Promise<void> {
   const { createVM, forkWork } = require(core) as typeof import('@trickle/core');
   const { decode } = require('@river/sfm') as typeof import('@river/sfm');
   const all = readFileSync(repliesFile);
@@ -80,10 +82,12 @@ async function child(repliesFile: string, core: string, vmCount: number): Promis
       const reply = replies[next++];
       if (!reply) throw new Error('more chunks than recorded replies');
       reply.writeUInt32BE(id, ID_AT);
-      setImmediate(() => {
+      const deliver = () => {
         if (next < replies.length) this.arrivedAt.push(performance.now());
         this.listener?.message(reply);
-      });
+      };
+      if (vmMs > 0) setTimeout(deliver, vmMs);
+      else setImmediate(deliver);
     }
     listen(listener: { message(bytes: Uint8Array): void; lost(reason: Error): void }): void {
       this.listener = listener;
@@ -154,6 +158,7 @@ async function driver(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const runs = Number(flag('--runs', quick ? '1' : '3'));
   const vmCount = Number(flag('--vms', '2'));
+  const vmMs = Number(flag('--vm-ms', '20'));
   const here = dirname(require.resolve('@trickle/core'));
   const builds = parseCores(flag('--cores', `this tree=${here}`));
   const out = flag('--out', join(RESULTS_DIR, quick ? 'quick' : '', 'result-path'));
@@ -210,7 +215,7 @@ async function driver(): Promise<void> {
       '',
       "Example 7's initiator alone: `forkWork(vms, wordcount, chunks)` over replay links that answer every chunk with the bytes a session writes for that chunk's word-count Map, then `mergecounts(rlist)`. Each build in a fresh process per run, interleaved; medians over the runs. CPU is the whole process (all threads).",
       '',
-      `- Data: ${ds.manifest!.files} files of the wfreq ${quick ? 'quick' : 'full'} set, ${rows[0]!.chunks} chunks of 100 files, ${entries.toLocaleString('en')} result entries, ${(bytes / 1e6).toFixed(1)} MB of replies; ${vmCount} replay VMs; ${runs} run${runs === 1 ? '' : 's'} per build.`,
+      `- Data: ${ds.manifest!.files} files of the wfreq ${quick ? 'quick' : 'full'} set, ${rows[0]!.chunks} chunks of 100 files, ${entries.toLocaleString('en')} result entries, ${(bytes / 1e6).toFixed(1)} MB of replies; ${vmCount} replay VMs, each answering a chunk ${vmMs} ms after it got it; ${runs} run${runs === 1 ? '' : 's'} per build.`,
       `- Command: \`${command}\``,
       `- Date: ${new Date().toISOString()}, commit ${commitInfo().commit.slice(0, 12)}${commitInfo().dirty ? ' (with uncommitted changes)' : ''}`,
       `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average at the end ${machine.loadavgAtEnd.join(' / ')}${machine.loadavgAtEnd[0]! > 1 ? ' — the machine was shared with other work: CPU times carry that noise (cache and memory contention)' : ''}`,
@@ -226,7 +231,7 @@ async function driver(): Promise<void> {
     ].join('\n');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(`${out}.md`, md);
-    writeFileSync(`${out}.json`, `${JSON.stringify({ command, date: new Date().toISOString(), commit: commitInfo(), machine, entries, chunks: rows[0]!.chunks, replyBytes: bytes, vms: vmCount, summary: summaryRows, runs: rows }, null, 2)}\n`);
+    writeFileSync(`${out}.json`, `${JSON.stringify({ command, date: new Date().toISOString(), commit: commitInfo(), machine, entries, chunks: rows[0]!.chunks, replyBytes: bytes, vms: vmCount, vmMs, summary: summaryRows, runs: rows }, null, 2)}\n`);
     process.stderr.write(`wrote ${out}.md and .json\n`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -235,7 +240,7 @@ async function driver(): Promise<void> {
 
 if (require.main === module) {
   if (process.argv.includes('--child')) {
-    runMain(() => child(flag('--child', ''), flag('--core', ''), Number(flag('--vms', '2'))));
+    runMain(() => child(flag('--child', ''), flag('--core', ''), Number(flag('--vms', '2')), Number(flag('--vm-ms', '20'))));
   } else {
     runMain(driver);
   }
