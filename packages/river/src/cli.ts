@@ -49,8 +49,9 @@ options:
                        (default 1024)
   --max-unsent-mb N    cut off a peer that does not read once N MiB wait to be sent to it
                        (default: max-frame-mb + 256)
-  --max-vr-heap-mb N   heap limit of every VR's worker (each Trickle session), in MiB; a VR asking
-                       for more gets at most this (default: none)
+  --max-vr-heap-mb N   heap limit of every VR (each Trickle session), in MiB; a VR asking for
+                       more gets at most this. VRs with a heap limit run in child processes,
+                       resident memory capped at N + 160 MiB (default: none)
   --metrics-port P     serve Prometheus metrics at http://127.0.0.1:P/metrics (0: any free port)
   --metrics-host H     address the metrics are served on (default 127.0.0.1: loopback only)
   --stop-grace S       on SIGTERM/SIGINT, how many seconds the work in hand may take to finish
