@@ -5,8 +5,9 @@
  * ResourceLimitError; after each, the VM is still running, a bystander session still answers, a
  * new session can start, and the VM has no more threads and child processes than before.
  * (With worker threads, the Map pattern made V8 abort the whole VM: sessions with a heap limit
- * run in child processes.)
+ * run in child processes.) And those processes do not outlive their VM, even busy.
  */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, startVm, threadsAndChildren, type VmProcess } from '../../river/test/fixtures/vm-process';
 import { ResourceLimitError, connect, inject } from '../src';
@@ -85,4 +86,41 @@ test.each([
   // The ended session's process is gone (the spare that replaced the one it took is counted in both).
   await eventually(() => threadsAndChildren(vm.pid) <= baseline + 1, 10_000, 100);
   expect(vm.lines.join('\n')).toMatch(/ran out of memory/);
+});
+
+/** Child processes of `pid` (all its threads'). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+function spin(): never {
+  for (;;) {
+    // busy: the session's own thread never returns to its event loop
+  }
+}
+
+test('session processes do not outlive their VM: SIGKILL the VM while one spins, and its processes end', async () => {
+  const doomed = await startVm(['--max-vr-heap-mb', '64'], { cli: TRICKLE_CLI });
+  try {
+    const vms = await inject(await connect({ peers: [doomed.address], mdns: false }), { spin, add });
+    expect(await vms[0]!.add(1, 1)).toBe(2);
+    void Promise.resolve(vms[0]!.spin()).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const sessions = childrenOf(doomed.pid);
+    expect(sessions.length).toBeGreaterThanOrEqual(2); // the spinning session and the spare
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    await eventually(() => sessions.every((pid) => !existsSync(`/proc/${pid}`) || /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))), 10_000, 100);
+    await vms[Symbol.asyncDispose]().catch(() => undefined);
+  } finally {
+    await doomed.dispose();
+  }
 });
