@@ -4,7 +4,7 @@
  * without allocating the values. Refused (`CodecError` `ERR_CODEC_LIMIT`):
  *
  * - nesting deeper than `maxDepth` arrays, maps and tags (cbor-x reads recursively: past a few
- *   thousand levels it exhausts the stack, and unwinding that costs tens of milliseconds);
+ *   thousand levels it exhausts the stack, which took 5 to 100 ms to fail);
  * - a bignum (tag 2/3) over `maxBignumBytes`; bignums are then read in linear time (cbor-x's own
  *   reader is quadratic: 64 KiB took over 2 s);
  * - tags this codec does not write and cbor-x gives a costly or stateful meaning to: 0 (date
