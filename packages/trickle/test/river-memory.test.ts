@@ -119,7 +119,7 @@ test('session processes do not outlive their VM: SIGKILL the VM while one spins,
     doomed.kill('SIGKILL');
     await doomed.exited;
     await eventually(() => sessions.every((pid) => !existsSync(`/proc/${pid}`) || /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))), 10_000, 100);
-    await vms[Symbol.asyncDispose]().catch(() => undefined);
+    await Promise.resolve(vms[Symbol.asyncDispose]()).catch(() => undefined);
   } finally {
     await doomed.dispose();
   }
