@@ -13,6 +13,7 @@ import { MessageTooLargeError, NotParentError, ResourceLimitError, VRExitedError
 import { FrameKind } from '../src/protocol';
 import { RawClient } from './fixtures/raw-client';
 import { eventually, startVm, threadsAndChildren, type VmProcess } from './fixtures/vm-process';
+import { importsOf } from '../src/code/portable';
 import { Echo, Flood, Hog, Spinner } from './fixtures/vrs';
 
 jest.setTimeout(60_000);
@@ -113,7 +114,9 @@ test('a peer that stops reading is cut off once too much waits for it: memory st
   await c.handshake(key);
   // Deploy a VR, as this peer's child, that sends us 1 MiB every 5 ms (up to 2 GiB, ~200 MiB/s);
   // then never read.
-  c.send([FrameKind.REQUEST, 1, 'deploy', { source: Flood.toString(), args: encode([2048, 5]), parent: me, lifetime: 'parent' }]);
+  // A raw deploy ships what deploy() would: the source and what it uses of its module's imports.
+  const imports = importsOf(Flood, 'Flood');
+  c.send([FrameKind.REQUEST, 1, 'deploy', { source: Flood.toString(), imports, args: encode([2048, 5]), parent: me, lifetime: 'parent' }]);
   await c.frame((f) => f[0] === FrameKind.RESPONSE && f[1] === 1 && f[2] === true, 10_000);
   c.socket.pause();
   const cutOff = await eventually(() => flooded.lines.find((l) => /is not reading/.test(l)), 30_000, 100);

@@ -123,10 +123,12 @@ function loadedPackageSpecifier(specifier: string, importer: string): string | u
 function moduleFor(found: ModuleImport, file: string | undefined, user: string): { module: ImportedModule; specifier?: string } {
   if (isBuiltinSpecifier(found.specifier)) return { module: { kind: 'builtin' } };
   if (!isPathSpecifier(found.specifier)) return { module: { kind: 'package' } };
-  if (!file) {
+  // An absolute path needs no importer to resolve from (code from `node -e`, a REPL).
+  const importer = file ?? (isAbsolute(found.specifier) ? join(process.cwd(), '[eval]') : undefined);
+  if (!importer) {
     throw new ImportError({ message: `${user}: the module that defines it has no file to resolve '${found.specifier}' from` });
   }
-  const loaded = loadedPackageSpecifier(found.specifier, file);
+  const loaded = loadedPackageSpecifier(found.specifier, importer);
   if (loaded) return { module: { kind: 'package' }, specifier: loaded };
-  return { module: bundleModule(found.specifier, file, user) };
+  return { module: bundleModule(found.specifier, importer, user) };
 }
