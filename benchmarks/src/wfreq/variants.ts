@@ -76,6 +76,8 @@ export class NotWiredError extends Error {
 
 type Trace = (phase: string, extra?: Record<string, number>) => void;
 
+const TRACED = process.env.WFREQ_TRACE === '1';
+
 function tracer(): { mark: Trace; flush: (variant: string, vms: number) => void } {
   if (process.env.WFREQ_TRACE !== '1') return { mark: () => undefined, flush: () => undefined };
   const t0 = performance.now();
@@ -156,7 +158,9 @@ async function runReduce(options: RunVariantOptions, mark: Trace): Promise<Map<s
   try {
     await inject(vms, { wordcount });
     mark('injected');
-    const final = await forkWork(vms, wordcount, options.files, { chunksize: options.chunksize, reduce: mergeInto });
+    // (Traced runs also mark when the last chunk is folded, i.e. when the combining starts.)
+    const onProgress = TRACED ? ({ done }: { done: number }) => void (done === options.files.length && mark('counted')) : undefined;
+    const final = await forkWork(vms, wordcount, options.files, { chunksize: options.chunksize, reduce: mergeInto, onProgress });
     mark('reduced');
     return final ?? new Map(); // no files: no counts
   } finally {
