@@ -194,7 +194,11 @@ async function ls(argv: string[]): Promise<number> {
     });
     const rows = [...vms.map((vm) => ({ ...vm, state: 'usable' as const })), ...failures.map(failureRow)];
     if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    else if (rows.length === 0) process.stdout.write('no VMs found\n');
+    else if (rows.length === 0) {
+      // Without a key mDNS is off (everything stays on loopback): say where else to look.
+      const keyed = values['key-file'] !== undefined || Boolean(process.env.RIVER_KEY || process.env.RIVER_KEY_FILE);
+      process.stdout.write(keyed ? 'no VMs found\n' : 'no VMs found (no cluster key, so no mDNS: pass --peers host:port, or a key with --key-file / TRICKLE_KEY_FILE)\n');
+    }
     else {
       for (const vm of vms) process.stdout.write(`${vm.host}:${vm.port}\t${vm.name}\tusable\tslots=${vm.slots}\tid=${vm.id}\tv${vm.version}\n`);
       for (const f of failures) process.stdout.write(`${f.address}\t${f.name ?? '-'}\t${failureRow(f).state}\t${failureReason(f)}\n`);

@@ -259,4 +259,12 @@ describe('trickle CLI', () => {
     // its stderr): they stopped without a word (no "peer … lost: ECONNREFUSED").
     expect(result.stderr).not.toMatch(/lost|ECONNREFUSED|terminated/);
   });
+
+  test('run: cancelling a call on a local VM ends its session without a word from the VM', async () => {
+    const script = join(__dirname, 'fixtures', 'cli-cancel.ts');
+    const result = await run(['run', script], { TRICKLE_PEERS: '', RIVER_PEERS: '', TRICKLE_LOCAL: '1' });
+    expect(result.stdout.trim()).toBe('cancelled: CancelledError');
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/terminated by its parent|lost|ECONNREFUSED/);
+  });
 });
