@@ -29,7 +29,7 @@ export async function reduceTypes(vms: VM[]) {
   const sure = await forkWork(vms, wordcount, ['a'], { chunksize: 100, reduce: mergeInto, initial: new Map() });
   expectType<Equal<typeof sure, Map<string, number>>>();
   // An async function folds what it resolves to.
-  const fromAsync = await forkWork(vms, asyncCount, ['a'], { reduce: mergeInto, initial: new Map<string, number>() });
+  const fromAsync = await forkWork(vms, asyncCount, ['a'], { chunksize: 10, reduce: mergeInto, initial: new Map<string, number>() });
   expectType<Equal<typeof fromAsync, Map<string, number>>>();
   const sum = await forkWork(vms, square, [1, 2, 3], { reduce: (a, b) => a + b, initial: 0 });
   expectType<Equal<typeof sum, number>>();
@@ -49,9 +49,19 @@ export async function reduceTypes(vms: VM[]) {
   // @ts-expect-error reduce gives one value: `ordered` means nothing there
   await forkWork(vms, square, [1, 2], { reduce: (a, b) => a + b, ordered: true });
   // An options object in a variable is checked too: a list type is never given to a reducing call.
-  const options = { chunksize: 2, reduce: (a: number, b: number) => a + b };
+  const options = { reduce: (a: number, b: number) => a + b };
   const viaVariable = await forkWork(vms, square, [1, 2], options);
   expectType<Equal<typeof viaVariable, number | undefined>>();
+  // The work items are checked as without reduce: with chunksize the function takes an array.
+  // @ts-expect-error square takes one number, not a chunk of them
+  await forkWork(vms, square, [1, 2], { chunksize: 2, reduce: (a, b) => a + b });
+  // @ts-expect-error wordcount takes file names
+  await forkWork(vms, wordcount, [1, 2], { chunksize: 2, reduce: mergeInto });
+  // @ts-expect-error without chunksize, asyncCount would get one string
+  await forkWork(vms, asyncCount, ['a'], { reduce: mergeInto });
+  // By name: not checked, the value is untyped.
+  const byName = await forkWork(vms, 'wordcount', ['a'], { chunksize: 2, reduce: mergeInto });
+  expectType<Equal<typeof byName, any>>();
   const wrong = { reduce: (a: string, b: string) => a + b };
   // @ts-expect-error a reducer of strings does not fold numbers, in a variable too
   await forkWork(vms, square, [1, 2], wrong);

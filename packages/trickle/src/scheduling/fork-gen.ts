@@ -647,18 +647,45 @@ async function reduceRun(vms: readonly VM[] | LiveVMs, fn: Callee, work: Iterabl
  * `ordered`). With `reduce`, resolves with ONE value instead: the results folded on the VMs and
  * combined VM to VM (see {@link ReduceOptions}).
  */
-export async function forkWork<F extends AnyFunction, W = unknown>(
+// With reduce: the work items are checked as without it (an array of them with chunksize); a
+// custom queue or a function given by name is not checked.
+export async function forkWork<F extends AnyFunction>(
   vms: readonly VM[] | LiveVMs,
-  fn: F | string,
-  work: Iterable<W>,
-  options: ReduceOptions<W, RawResultOf<F>> & { initial: RawResultOf<F> },
+  fn: F,
+  work: Iterable<unknown>,
+  options: ReduceOptions<any, RawResultOf<F>> & { queue: WorkQueue<any>; initial: RawResultOf<F> },
 ): Promise<Returned<RawResultOf<F>>>;
-export async function forkWork<F extends AnyFunction, W = unknown>(
+export async function forkWork<F extends AnyFunction>(
   vms: readonly VM[] | LiveVMs,
-  fn: F | string,
-  work: Iterable<W>,
-  options: ReduceOptions<W, RawResultOf<F>>,
+  fn: F,
+  work: Iterable<unknown>,
+  options: ReduceOptions<any, RawResultOf<F>> & { queue: WorkQueue<any> },
 ): Promise<Returned<RawResultOf<F>> | undefined>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ChunkItemOf<F>>,
+  options: ReduceOptions<ChunkItemOf<F>, RawResultOf<F>> & { chunksize: number; initial: RawResultOf<F> },
+): Promise<Returned<RawResultOf<F>>>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ChunkItemOf<F>>,
+  options: ReduceOptions<ChunkItemOf<F>, RawResultOf<F>> & { chunksize: number },
+): Promise<Returned<RawResultOf<F>> | undefined>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ItemOf<F>>,
+  options: ReduceOptions<ItemOf<F>, RawResultOf<F>> & { chunksize?: undefined; initial: RawResultOf<F> },
+): Promise<Returned<RawResultOf<F>>>;
+export async function forkWork<F extends AnyFunction>(
+  vms: readonly VM[] | LiveVMs,
+  fn: F,
+  work: Iterable<ItemOf<F>>,
+  options: ReduceOptions<ItemOf<F>, RawResultOf<F>> & { chunksize?: undefined },
+): Promise<Returned<RawResultOf<F>> | undefined>;
+export async function forkWork(vms: readonly VM[] | LiveVMs, fn: string, work: Iterable<unknown>, options: ReduceOptions<unknown, any>): Promise<any>;
 export async function forkWork<F extends AnyFunction>(
   vms: readonly VM[] | LiveVMs,
   fn: F,
