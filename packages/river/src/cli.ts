@@ -41,7 +41,11 @@ options:
                        the VM listens on loopback only
   --no-advertise       do not advertise over mDNS (env ${env}_MDNS=off does the same)
   --interface IF       pin mDNS to one interface (env ${env}_MDNS_INTERFACE)
-  --join HOST:PORT     join the cluster of the VM at HOST:PORT
+  --join HOST:PORT     join the cluster of the VM at HOST:PORT; a DNS NAME:PORT joins through the
+                       VMs it resolves to (A/AAAA), a bare NAME through SRV _river._tcp.NAME, and
+                       is resolved again every --rejoin-interval seconds (default 10)
+  --dns-server IP[:PORT]  DNS server for --join names (env ${env}_DNS_SERVER; default the system's)
+  --rejoin-interval S  how often a --join name is resolved again (default 10)
   --name NAME          a name for this VM (default hostname:port)
   --peer-timeout MS    declare a silent peer lost after MS milliseconds (default 5000)
   --handshake-timeout MS  close a connection that has not authenticated within MS (default 5000)
@@ -82,6 +86,11 @@ export function stopGraceFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   return n;
 }
 
+function atLeast(name: string, ms: number | undefined, min: number): number | undefined {
+  if (ms !== undefined && ms < min) throw new Error(`--${name} must be at least ${min / 1000} s`);
+  return ms;
+}
+
 function metricsHost(host: string | undefined, port: string | undefined): string | undefined {
   if (host !== undefined && port === undefined) throw new Error('--metrics-host needs --metrics-port');
   return host;
@@ -100,6 +109,8 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
       advertise: { type: 'boolean' },
       interface: { type: 'string' },
       join: { type: 'string' },
+      'dns-server': { type: 'string' },
+      'rejoin-interval': { type: 'string' },
       name: { type: 'string' },
       'peer-timeout': { type: 'string' },
       'handshake-timeout': { type: 'string' },
@@ -135,6 +146,8 @@ export function parseVmArgs(argv: string[]): RiverVMOptions & { keyFile?: string
     advertise: values['no-advertise'] ? false : values.advertise ? true : undefined,
     interface: values.interface,
     join: values.join,
+    dnsServer: values['dns-server'],
+    rejoinIntervalMs: atLeast('rejoin-interval', seconds('rejoin-interval', values['rejoin-interval'], 86_400), 100),
     name: values.name,
     peerTimeoutMs: int('peer-timeout', values['peer-timeout'], 100, 3_600_000),
     handshakeTimeoutMs: int('handshake-timeout', values['handshake-timeout'], 100, 3_600_000),

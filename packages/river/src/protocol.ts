@@ -89,7 +89,7 @@ export type Frame = HandshakeFrame | RouteFrame | PingFrame | PongFrame | Reques
 export type ByeReason = 'stopping' | 'duplicate';
 
 /** Engine-to-engine requests; each has its argument and result shape below. */
-export type ControlOp = 'deploy' | 'locate' | 'members' | 'join' | 'terminate';
+export type ControlOp = 'deploy' | 'locate' | 'members' | 'gossip' | 'join' | 'terminate';
 
 export interface DeployArgs {
   /** The VR class source (`VRClass.toString()`), or absent when `extension` names it. */
@@ -136,6 +136,21 @@ export interface MembersResult {
 export interface JoinArgs {
   info: VMInfo;
 }
+/**
+ * Anti-entropy between two neighbours (see engine/membership.ts): the asker sends the digest of
+ * its member list (and may carry members/dead it wants the other to know); the answer is the
+ * other's digest, with its whole list only when the digests differ.
+ */
+export interface GossipArgs {
+  digest: string;
+  members?: VMInfo[];
+  dead?: string[];
+}
+export interface GossipResult {
+  digest: string;
+  members?: VMInfo[];
+  dead?: string[];
+}
 
 export type NoticeOp = 'vr-exit' | 'members' | 'reset';
 /** NOTICE vr-exit: these VRs of the sender are gone. */
@@ -152,9 +167,12 @@ export interface ResetNotice {
   /** Why the sender declared this process lost. */
   error: WireError;
 }
-/** NOTICE members: the sender's member list changed. */
+/** NOTICE members: what changed in the sender's member list — members it learned, members it knows are dead. */
 export interface MembersNotice {
   members: VMInfo[];
+  dead?: string[];
+  /** Members that had been declared dead and are back (they answered again): clear their tombstones. */
+  back?: VMInfo[];
 }
 
 /** How long a deployed VR lives: until its parent is gone (default), or on its own. */

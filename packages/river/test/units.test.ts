@@ -4,7 +4,8 @@ import { fromWireError, reviveError, toWireError } from '../src/errors/wire';
 import { __name, evaluateClass } from '../src/host/evaluate';
 import { parseAddress } from '../src/net/peers';
 import { FrameKind, parseFrame } from '../src/protocol';
-import { mdnsEnabled, parsePeers } from '../src/discovery/sources';
+import { mdnsEnabled } from '../src/discovery/sources';
+import { dnsServerFrom, parsePeerSpecs } from '../src/discovery/dns';
 import { Engine } from '../src/engine/engine';
 
 describe('parseFrame', () => {
@@ -111,12 +112,20 @@ describe('evaluateClass', () => {
 
 describe('options', () => {
   test('peer lists and addresses', () => {
-    expect(parsePeers('127.0.0.1:1, [::1]:2 localhost:3')).toEqual([
-      { host: '127.0.0.1', port: 1 },
-      { host: '::1', port: 2 },
-      { host: 'localhost', port: 3 },
+    expect(parsePeerSpecs('127.0.0.1:1, [::1]:2 localhost:3 vms.example _river._tcp.x.example')).toEqual([
+      { kind: 'address', address: { host: '127.0.0.1', port: 1 } },
+      { kind: 'address', address: { host: '::1', port: 2 } },
+      { kind: 'name', name: 'localhost', port: 3 },
+      { kind: 'srv', name: '_river._tcp.vms.example' },
+      { kind: 'srv', name: '_river._tcp.x.example' },
     ]);
-    expect(() => parsePeers(['nope'])).toThrow(expect.objectContaining({ code: 'RIVER_DISCOVERY_FAILED' }));
+    for (const bad of ['host:port', 'a:1:2', 'bad!name:1', '-x.example']) {
+      expect(() => parsePeerSpecs([bad])).toThrow(expect.objectContaining({ code: 'RIVER_DISCOVERY_FAILED' }));
+    }
+    expect(dnsServerFrom('127.0.0.53:5353', {})).toBe('127.0.0.53:5353');
+    expect(dnsServerFrom(undefined, { RIVER_DNS_SERVER: '10.0.0.2' })).toBe('10.0.0.2');
+    expect(dnsServerFrom(undefined, {})).toBeUndefined();
+    expect(() => dnsServerFrom('dns.example', {})).toThrow(expect.objectContaining({ code: 'RIVER_DISCOVERY_FAILED' }));
     expect(parseAddress('h:0')).toBeUndefined();
     expect(parseAddress('h:70000')).toBeUndefined();
   });

@@ -30,7 +30,8 @@ Commands:
 
 Run 'trickle <command> --help' for a command's options.
 
-Environment: TRICKLE_PEERS=host:port,...  TRICKLE_KEY / TRICKLE_KEY_FILE  TRICKLE_LOCAL=n
+Environment: TRICKLE_PEERS=host:port,...|name:port|name  TRICKLE_DNS_SERVER=ip[:port]
+             TRICKLE_KEY / TRICKLE_KEY_FILE  TRICKLE_LOCAL=n
              TRICKLE_MDNS=off  TRICKLE_MDNS_INTERFACE=name|address
              TRICKLE_STOP_GRACE_MS=ms (trickle vm)   (the RIVER_ names work too)
 `;
@@ -68,7 +69,7 @@ Start VMs with 'trickle vm --key-file FILE' and initiators with TRICKLE_KEY_FILE
 
 /** TRICKLE_X falls back to RIVER_X: River reads the RIVER_ names. */
 function mapEnvironment(): void {
-  for (const name of ['KEY', 'KEY_FILE', 'PEERS', 'MDNS', 'MDNS_INTERFACE', 'STOP_GRACE_MS']) {
+  for (const name of ['KEY', 'KEY_FILE', 'PEERS', 'DNS_SERVER', 'MDNS', 'MDNS_INTERFACE', 'STOP_GRACE_MS']) {
     const value = process.env[`TRICKLE_${name}`];
     if (value !== undefined && value !== '') process.env[`RIVER_${name}`] = value;
   }

@@ -1,24 +1,13 @@
 /**
  * Where discovery options come from when not given: env `RIVER_PEERS`, `RIVER_MDNS`,
- * `RIVER_MDNS_INTERFACE`. Options always win over env.
+ * `RIVER_MDNS_INTERFACE` (and `RIVER_DNS_SERVER`, read in dns.ts). Options always win over env.
  */
-import { DiscoveryError } from '../errors/discovery-error';
-import { parseAddress, type PeerAddress } from '../net/peers';
+import { parsePeerSpecs, type PeerSpec } from './dns';
 import { mdnsInterfaceFromEnv } from './mdns';
 
-/** `host:port` list (array or comma/space separated) → addresses; a bad entry throws DiscoveryError. */
-export function parsePeers(peers: string[] | string | undefined): PeerAddress[] {
-  if (peers === undefined) return [];
-  const items = (Array.isArray(peers) ? peers : [peers]).flatMap((p) => String(p).split(/[\s,]+/)).filter((p) => p !== '');
-  return items.map((item) => {
-    const address = parseAddress(item);
-    if (!address) throw new DiscoveryError({ message: `bad peer address ${JSON.stringify(item)}: expected host:port` });
-    return address;
-  });
-}
-
-export function peersFrom(option: string[] | string | undefined, env: NodeJS.ProcessEnv = process.env): PeerAddress[] {
-  return parsePeers(option ?? env.RIVER_PEERS);
+/** Static peers from the option, else env `RIVER_PEERS`: addresses, DNS names and SRV names (see dns.ts). */
+export function peerSpecsFrom(option: string[] | string | undefined, env: NodeJS.ProcessEnv = process.env): PeerSpec[] {
+  return parsePeerSpecs(option ?? env.RIVER_PEERS);
 }
 
 /**

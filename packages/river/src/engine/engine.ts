@@ -25,7 +25,9 @@ import { fromWireError, toWireError, type WireError } from '../errors/wire';
 import { LocalVMs } from '../discovery/local';
 import { classifyFailure, type DiscoveryFailure, type DiscoveryReport } from '../discovery/failures';
 import { browse, watch as mdnsWatch } from '../discovery/mdns';
-import { mdnsEnabled, mdnsInterface, peersFrom } from '../discovery/sources';
+import { DnsResolver, dnsServerFrom, specText } from '../discovery/dns';
+import { mdnsEnabled, mdnsInterface, peerSpecsFrom } from '../discovery/sources';
+import { askPeers } from '../discovery/static-peers';
 import { VRHost, type VREnd } from '../host/vr-host';
 import { unpackEntries } from '../port-batch';
 import { PeerTable, addressKey, type Peer, type PeerAddress } from '../net/peers';
@@ -39,6 +41,7 @@ import {
   type DeployArgs,
   type DeployResult,
   type Frame,
+  type GossipArgs,
   type JoinArgs,
   type LocateResult,
   type MembersNotice,
@@ -207,7 +210,7 @@ export class Engine {
         lost: (peer, error, queued, graceful) => {
           if (!graceful) this.log(`peer ${peer.nodeId} lost: ${error.message}`);
           const member = this.membership?.has(peer.nodeId) ?? false;
-          this.onPeerLost(peer, error, queued);
+          this.onPeerLost(peer, error, queued, graceful);
           this.returns.lost(peer, error, member, graceful);
         },
         log: (line) => this.log(line),
@@ -242,6 +245,7 @@ export class Engine {
         self: () => this.info,
         peers: this.peers,
         gossipIntervalMs: this.o.gossipIntervalMs,
+        inUse: (nodeId) => this.hostsVRsFor(nodeId),
         log: (line) => this.log(line),
       });
     }
@@ -296,6 +300,11 @@ export class Engine {
     const bound = server.address() as AddressInfo;
     this.state = { kind: 'running', server, address: { host: advertisedHost(this.o.host), port: bound.port } };
     this.membership?.start();
+  }
+
+  /** Every member this VM knows, itself included (empty on an initiator). */
+  members(): VMInfo[] {
+    return this.membership ? this.membership.list() : [];
   }
 
   /** Registers with a seed VM (VMs only). */
@@ -481,6 +490,12 @@ export class Engine {
     return answer;
   }
 
+  /** Whether VRs this engine knows of live on that node (so its connection is in use). */
+  private hostsVRsFor(nodeId: string): boolean {
+    for (const node of this.router.locations.values()) if (node === nodeId) return true;
+    return false;
+  }
+
   /** Counts for metrics: VRs hosted, connected peers by role, known cluster members. */
   stats(): { vrs: number; connections: { vm: number; initiator: number }; members: number } {
     const connections = { vm: 0, initiator: 0 };
@@ -555,7 +570,7 @@ export class Engine {
             if (at === undefined || at === peer.nodeId) this.router.markGone(uuid, n.error);
           }
         } else if (op === 'members') {
-          this.membership?.merge((args as MembersNotice)?.members);
+          this.membership?.onNotice(peer.nodeId, args as MembersNotice | undefined);
         } else if (op === 'reset') {
           this.returns.onReset(peer, args);
         }
@@ -599,8 +614,12 @@ export class Engine {
         return this.terminateHere({ uuid: a.uuid, parent: a.parent, reason: typeof a.reason === 'string' ? a.reason.slice(0, 500) : undefined });
       }
       case 'members': {
-        this.membership?.merge((args as MembersNotice | undefined)?.members);
-        return { members: this.membership ? this.membership.list() : [] } satisfies MembersResult;
+        if (!this.membership) return { members: [] } satisfies MembersResult;
+        return this.membership.onMembers(peer.nodeId, (args as MembersNotice | undefined)?.members);
+      }
+      case 'gossip': {
+        if (!this.membership) throw new ConfigError({ message: 'an initiator takes no part in membership' });
+        return this.membership.onGossip(peer.nodeId, args as GossipArgs | undefined);
       }
       case 'join': {
         if (!this.membership) throw new ConfigError({ message: 'an initiator has no cluster to join' });
@@ -613,12 +632,12 @@ export class Engine {
     }
   }
 
-  private onPeerLost(peer: Peer, error: PeerLostError, queued: Frame[]): void {
+  private onPeerLost(peer: Peer, error: PeerLostError, queued: Frame[], graceful = false): void {
     // Each child lost with that process: its parent gets the river:exit nobody else can send,
     // before the notice that the child is gone (a message from X comes before X's gone notice).
     this.reportLostChildren(peer, error);
     this.router.nodeLost(peer.nodeId, error, queued);
-    this.membership?.onLost(peer.nodeId);
+    this.membership?.onLost(peer.nodeId, graceful);
     for (const w of this.vmWatches.values()) {
       const info = w.known.get(peer.nodeId);
       if (info) {
@@ -724,8 +743,24 @@ export class Engine {
     };
     if (this.membership) add(this.membership.list());
     const listening: Array<Promise<void>> = [];
-    for (const address of peersFrom(o.peers)) {
-      listening.push(attempt({ source: 'peer', address: addressKey(address) }, () => this.queryMembers(address, true)));
+    const specs = peerSpecsFrom(o.peers);
+    if (specs.length > 0) {
+      const deadline = Date.now() + timeoutMs;
+      listening.push(
+        askPeers(specs, {
+          resolver: new DnsResolver(dnsServerFrom(o.dnsServer)),
+          deadline,
+          signal: enough.signal,
+          // The first ask of an address is an attempt (a failure is reported); asking again while
+          // fewer VMs than wanted are known only adds what it finds.
+          query: (address, first) =>
+            first
+              ? attempt({ source: 'peer', address: addressKey(address) }, () => this.queryMembers(address, true))
+              : withTimeout(this.queryMembers(address, true), Math.max(1, deadline - Date.now())).then(add, () => undefined),
+          unresolved: (spec, error) =>
+            failures.push({ source: 'peer', address: specText(spec), ...(error ? classifyFailure(error) : { reason: 'unreachable', message: 'no DNS records' }) }),
+        }),
+      );
     }
     if (mdnsEnabled(o.mdns, this.keyed)) {
       /** Announcements being checked: each is dialled, so a flood of them is capped. */
@@ -822,9 +857,9 @@ export class Engine {
     const watch: VMWatch = { id, vr, known, back, stop: () => stops.forEach((stop) => stop()) };
     this.vmWatches.set(id, watch);
 
-    if (peersFrom(o.peers).length > 0 || this.membership) {
+    if (peerSpecsFrom(o.peers).length > 0 || this.membership) {
       const poll = async () => {
-        const list = await this.discover({ peers: o.peers, mdns: false, timeoutMs: 1000 }).then((report) => report.vms, () => [] as VMInfo[]);
+        const list = await this.discover({ peers: o.peers, dnsServer: o.dnsServer, mdns: false, timeoutMs: 1000 }).then((report) => report.vms, () => [] as VMInfo[]);
         if (!active()) return;
         polled = new Set(list.map((i) => i.id));
         for (const info of list) up(info);

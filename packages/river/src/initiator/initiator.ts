@@ -17,7 +17,7 @@ import type { EngineWorkerData, EngineWorkerMessage } from './engine-worker';
 
 export interface InitiatorOptions
   extends Pick<EngineOptions, 'host' | 'port' | 'peerTimeoutMs' | 'pingIntervalMs' | 'handshakeTimeoutMs' | 'maxFrameBytes'>,
-    Pick<DiscoverOptions, 'peers' | 'mdns' | 'interface' | 'localCommand' | 'localEnv'> {
+    Pick<DiscoverOptions, 'peers' | 'dnsServer' | 'mdns' | 'interface' | 'localCommand' | 'localEnv'> {
   /** Cluster key; default env `RIVER_KEY` / `RIVER_KEY_FILE`. Without one, only loopback. */
   key?: string;
   /** Key file (as `--key-file`). */
@@ -51,6 +51,7 @@ async function openSession(options: InitiatorOptions): Promise<Session> {
       maxFrameBytes: options.maxFrameBytes,
       discovery: {
         peers: options.peers,
+        dnsServer: options.dnsServer,
         mdns: options.mdns,
         interface: options.interface,
         localCommand: options.localCommand,

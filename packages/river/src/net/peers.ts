@@ -280,6 +280,21 @@ export class PeerTable {
     throw s.kind === 'lost' ? s.error : new PeerLostError({ message: `could not reach node ${nodeId}` });
   }
 
+  /**
+   * Closes the connection to an idle peer gracefully (what is queued goes out, the peer's frames
+   * already in flight are still read; BYE 'duplicate' tells it the peer is not gone). The peer
+   * stays known and is dialled again when something is sent to it. False when it was not
+   * connected or has requests waiting.
+   */
+  retire(nodeId: string): boolean {
+    const peer = this.peers.get(nodeId);
+    if (!peer || peer.state.kind !== 'connected' || peer.requests.size > 0) return false;
+    const conn = peer.state.conn;
+    peer.state = { kind: 'idle' };
+    conn.retire();
+    return true;
+  }
+
   /** Says goodbye to every peer and closes every connection. */
   stop(): void {
     if (this.stopped) return;

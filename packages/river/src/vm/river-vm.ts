@@ -3,7 +3,9 @@
  * heartbeats, routing, membership, mDNS advertisement); every VR runs in its own worker thread.
  */
 import { advertise as mdnsAdvertise, type MdnsAdvertisement } from '../discovery/mdns';
-import { mdnsEnabled, mdnsInterface, parsePeers } from '../discovery/sources';
+import { DnsResolver, dnsServerFrom, parsePeerSpec } from '../discovery/dns';
+import { SeedJoin } from '../discovery/seed-join';
+import { mdnsEnabled, mdnsInterface } from '../discovery/sources';
 import { DiscoveryError } from '../errors/discovery-error';
 import { MdnsInterfaceError } from '../errors/mdns-interface-error';
 import { StoppedError } from '../errors/stopped-error';
@@ -35,8 +37,16 @@ export interface RiverVMOptions
   advertise?: boolean;
   /** Pin mDNS to one interface (default env `RIVER_MDNS_INTERFACE`). */
   interface?: string;
-  /** A member of a cluster to join, `host:port`. */
+  /**
+   * A cluster to join: `host:port` of a member (joined once, at start), or a DNS name —
+   * `name:port` (its addresses) or a bare `name` (SRV `_river._tcp.name`) — resolved at start and
+   * again every `rejoinIntervalMs`, joining through any address that is not a member yet.
+   */
   join?: string;
+  /** DNS server for `join` names, `ip` or `ip:port` (default env `RIVER_DNS_SERVER`, else the system's). */
+  dnsServer?: string;
+  /** How often a `join` name is resolved again (default 10 s). */
+  rejoinIntervalMs?: number;
   /** Serve Prometheus metrics on this port (0: any free port; default: no metrics). */
   metricsPort?: number;
   /** Where the metrics are served (default 127.0.0.1: loopback only). */
@@ -57,6 +67,7 @@ export class RiverVM {
   private readonly engine: Engine;
   private readonly metrics: VMMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  private seedJoin: SeedJoin | undefined;
 
   constructor(private readonly options: RiverVMOptions = {}) {
     let engine: Engine | undefined;
@@ -104,9 +115,17 @@ export class RiverVM {
       await this.engine.start();
       if (this.metrics) this.metricsServer = await MetricsServer.start(this.metrics, { port: this.options.metricsPort!, host: this.options.metricsHost });
       if (this.options.join) {
-        const [seed] = parsePeers(this.options.join);
-        if (!seed) throw new DiscoveryError({ message: `bad --join address ${this.options.join}` });
-        await this.engine.join(seed).catch((error: unknown) => {
+        const engine = this.engine;
+        const log = this.options.log ?? (() => undefined);
+        this.seedJoin = new SeedJoin(parsePeerSpec(this.options.join), {
+          resolver: new DnsResolver(dnsServerFrom(this.options.dnsServer)),
+          self: () => ({ bound: this.options.host ?? (engine.keyed ? '0.0.0.0' : '127.0.0.1'), port: engine.address!.port, advertised: engine.address!.host }),
+          members: () => engine.members(),
+          join: (seed) => engine.join(seed),
+          intervalMs: this.options.rejoinIntervalMs,
+          log,
+        });
+        await this.seedJoin.start().catch((error: unknown) => {
           throw new DiscoveryError({ message: `could not join ${this.options.join}: ${(error as Error).message}`, cause: error });
         });
       }
@@ -126,7 +145,7 @@ export class RiverVM {
       this.state = { kind: 'running', advertisement };
     } catch (error) {
       await this.engine.stop().catch(() => undefined);
-      await this.stopMetrics();
+      await this.stopServices();
       this.state = { kind: 'stopped' };
       throw error;
     }
@@ -148,7 +167,7 @@ export class RiverVM {
     const done = (async () => {
       const withdrawn = s.kind === 'running' ? s.advertisement?.stop().catch(() => undefined) : undefined;
       await Promise.all([withdrawn, this.engine.stop()]);
-      await this.stopMetrics();
+      await this.stopServices();
       this.state = { kind: 'stopped' };
     })();
     this.state = { kind: 'stopping', done };
@@ -162,7 +181,8 @@ export class RiverVM {
     return stopping;
   }
 
-  private async stopMetrics(): Promise<void> {
+  private async stopServices(): Promise<void> {
+    this.seedJoin?.stop();
     this.metrics?.stop();
     await this.metricsServer?.close();
     this.metricsServer = undefined;

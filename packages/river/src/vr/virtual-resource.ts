@@ -49,8 +49,14 @@ export interface DiscoverOptions {
    * are still started and counted. Default: listen for the whole window (every VM is wanted).
    */
   want?: number;
-  /** Static peers, `host:port` (array or comma-separated); default env `RIVER_PEERS`. */
+  /**
+   * Static peers (array or comma-separated); default env `RIVER_PEERS`. Each is `host:port`, or
+   * `name:port` (every address the name resolves to, e.g. a Kubernetes headless Service), or a bare
+   * `name` (the targets of SRV `_river._tcp.name`); names are resolved again at every discovery.
+   */
   peers?: string[] | string;
+  /** The DNS server for peer names, `ip` or `ip:port`; default env `RIVER_DNS_SERVER`, else the system's resolver. */
+  dnsServer?: string;
   /** Start this many local VMs as child processes (at least; ones already started count). */
   local?: number;
   /** mDNS browsing; default on unless env `RIVER_MDNS=off`. */
@@ -80,7 +86,7 @@ export interface DeployOptions {
  * reported at once, one that says goodbye too. Static peers and the membership they report are
  * asked every `intervalMs`.
  */
-export interface WatchVMsOptions extends Pick<DiscoverOptions, 'peers' | 'mdns' | 'interface'> {
+export interface WatchVMsOptions extends Pick<DiscoverOptions, 'peers' | 'dnsServer' | 'mdns' | 'interface'> {
   /** How often static peers (and their membership) are polled (default 2000 ms). */
   intervalMs?: number;
 }
