@@ -19,7 +19,8 @@ jest.setTimeout(600_000);
 const ROOT = join(__dirname, '..', '..');
 const TRICKLE = join(ROOT, 'packages', 'trickle', 'bin', 'trickle.js');
 const WORK = join(__dirname, '..', '.doc-blocks');
-const MAX_SKIPPED = 11;
+// docs/deploy.md's four listings are for machines this one is not (a Docker daemon, Kubernetes, Slurm).
+const MAX_SKIPPED = 15;
 
 interface Block {
   file: string;
