@@ -1,6 +1,6 @@
 // The server entry a transport calls (RaiServer.receive / send), driven over an in-memory link in
 // this thread: what the River VR does with SFM message bodies, minus River.
-import { createVM, disconnect, inject, sessionStats, VMStoppingError, type LinkListener, type SessionLink } from '../src';
+import { createVM, disconnect, inject, SerializationError, sessionStats, VMStoppingError, type LinkListener, type SessionLink } from '../src';
 import { RaiServer, clientOf, createWireCodec, type Reply } from '../src/internal';
 import { TargetRef } from '../src/values/markers';
 import { unbatch } from '../src/worker/batch';
@@ -140,4 +140,50 @@ test('unbatch never throws on a malformed batch: it delivers what is whole and s
   expect(unbatch(new Uint8Array([0, 0, 0, 1, 7, 0, 0, 0, 9, 8]), (b) => got.push(b.length))).toBe(false); // runs past the end
   expect(unbatch(new Uint8Array([0, 0, 0, 1, 7, 0, 0]), (b) => got.push(b.length))).toBe(false); // truncated header
   expect(got).toEqual([1, 1]);
+});
+
+test('forkWork reduce requests: fold, take, restore, end; a session without River refuses give/expect (NO_PEERS); bad input is BAD_REQUEST', async () => {
+  const link = loopbackLink();
+  const vm = createVM(link);
+  const client = clientOf(vm);
+  function double(xs: number[]) {
+    return xs.map((x) => 2 * x);
+  }
+  function concat(a: number[], b: number[]) {
+    return a.concat(b);
+  }
+  function notPlain(xs: number[]) {
+    return new (class Box {
+      constructor(readonly xs: number[]) {}
+    })(xs);
+  }
+  await inject(vm, { double, notPlain });
+  const run = 'run-1';
+  expect(await client.fold(run, 0, { path: ['double'] }, [1, 2], concat, 'double()')).toBeNull();
+  expect(await client.fold(run, 1, { path: ['double'] }, [3], concat, 'double()')).toBeNull();
+  expect((await sessionStats(vm)).runs).toBe(1);
+  // No River address: the session cannot reach other sessions.
+  await expect(client.combine(run, { op: 'give', to: 'somebody', deposit: 1 })).rejects.toMatchObject({ failure: 'NO_PEERS' });
+  await expect(client.combine(run, { op: 'expect', from: 'somebody', deposit: 1 })).rejects.toMatchObject({ failure: 'NO_PEERS' });
+  // take folds the extras in and hands the accumulator over; the next take finds a fresh one.
+  const taken = (await client.combine(run, { op: 'take', extras: [[100]], reduce: concat }))!;
+  expect([...(taken.value as number[])].sort((a, b) => a - b)).toEqual([2, 4, 6, 100]);
+  expect(taken.chunks.sort()).toEqual([0, 1]);
+  expect(await client.combine(run, { op: 'take', extras: [], reduce: concat })).toEqual({ chunks: [], value: undefined });
+  // An accumulator that is not plain data is refused when it would travel, and kept.
+  await client.fold('run-2', 0, { path: ['notPlain'] }, [1], concat, 'notPlain()');
+  await expect(client.combine('run-2', { op: 'take', extras: [], reduce: concat })).rejects.toThrow(SerializationError);
+  await expect(client.combine('run-2', { op: 'take', extras: [], reduce: concat })).rejects.toThrow(/the accumulator is an instance of Box.*must be plain data/);
+  expect(link.server.session.accumulators.size).toBe(2);
+  // end forgets the runs.
+  await client.combine(run, { op: 'end' });
+  await client.combine('run-2', { op: 'end' });
+  expect((await sessionStats(vm)).runs).toBe(0);
+  // Malformed: no run, an unknown op, a reducer that is not a function.
+  await expect(client.request({ kind: 'combine', op: 'take', extras: [] } as never, { remoteName: 'combine' })).rejects.toMatchObject({ failure: 'BAD_REQUEST' });
+  await expect(client.request({ kind: 'combine', run, op: 'explode' } as never, { remoteName: 'combine' })).rejects.toMatchObject({ failure: 'BAD_REQUEST' });
+  await expect(client.request({ kind: 'fold', run, chunk: 0, target: { path: ['double'] }, args: [[1]], reduce: 5 } as never, { remoteName: 'fold' })).rejects.toMatchObject({ failure: 'BAD_REQUEST', remoteMessage: expect.stringMatching(/reducer is not a function/) });
+  await disconnect(vm);
+  delete (globalThis as Record<string, unknown>).double;
+  delete (globalThis as Record<string, unknown>).notPlain;
 });
