@@ -48,6 +48,9 @@ test('--quick on a small corpus: every program runs and all agree with the refer
     for (const run of runs) {
       expect(run.summary).toEqual(reference);
       expect(run.seconds).toBeGreaterThan(0);
+      // Trickle's runs say how long connect took, within their time.
+      if (run.program.startsWith('trickle')) expect(run.startupSeconds).toBeLessThan(run.seconds);
+      else expect(run.startupSeconds).toBeUndefined();
     }
   }
   const md = readFileSync(join(out, 'peers.md'), 'utf8');

@@ -87,7 +87,8 @@ async function runOnce(program: ProgramName, corpus: Corpus, reference: CountSum
     throw new Error(`${label} failed: ${why}\n${result.stderr.trim().split('\n').slice(-20).join('\n')}`);
   }
   verifySummary(line.summary, reference, label);
-  return { set: corpus.set, program, round, seconds: line.seconds, processSeconds, summary: line.summary };
+  const startup = /^\{"peers":"startup","seconds":([0-9.e+-]+)\}$/m.exec(result.stdout);
+  return { set: corpus.set, program, round, seconds: line.seconds, processSeconds, ...(startup ? { startupSeconds: Number(startup[1]) } : {}), summary: line.summary };
 }
 
 async function main(): Promise<number> {
@@ -120,7 +121,7 @@ async function main(): Promise<number> {
         for (const program of order) {
           log(`round ${round + 1}/${options.rounds}, ${corpus.set}: ${program}…`);
           const r = await runOnce(program, corpus, references.get(corpus.set)!, join(scratch, `files-${corpus.set}.json`), round, options, scratch);
-          log(`  ${r.seconds.toFixed(2)} s (process ${r.processSeconds.toFixed(2)} s), counts agree`);
+          log(`  ${r.seconds.toFixed(2)} s${r.startupSeconds !== undefined ? ` (connect ${r.startupSeconds.toFixed(2)} s)` : ''} (process ${r.processSeconds.toFixed(2)} s), counts agree`);
           runs.push(r);
         }
       }

@@ -37,9 +37,11 @@ function wordcount(files: string[]): Map<string, number> {
  * Example 7 on `workers` local VMs (loopback only, mDNS off): as written (`forkWork`, then
  * `mergecounts` here), or with one `reduce` option (wordcount.ts's `mergeInto` folds on the VMs).
  */
-async function trickleExample7(files: string[], options: ProgramOptions, reduce: boolean): Promise<Map<string, number>> {
+async function trickleExample7(files: string[], options: ProgramOptions, reduce: boolean, started: (seconds: number) => void): Promise<Map<string, number>> {
   const n = options.workers;
+  const t0 = performance.now();
   const vms = await connect({ local: n, min: n, max: n, mdns: false, peers: [] });
+  started((performance.now() - t0) / 1000);
   try {
     await inject(vms, { countText: tokenizer.countText, wordcount });
     if (reduce) return (await forkWork(vms, wordcount, files, { chunksize: options.chunksize, reduce: tokenizer.mergeInto })) ?? new Map();
@@ -50,17 +52,20 @@ async function trickleExample7(files: string[], options: ProgramOptions, reduce:
   }
 }
 
-/** Runs one program over `files`; resolves with the merged counts. */
-export async function runProgram(program: ProgramName, files: string[], options: ProgramOptions): Promise<Map<string, number>> {
+/**
+ * Runs one program over `files`; resolves with the merged counts. `started` is told how long the
+ * program took to get its workers (Trickle: `connect`, which starts the local VMs).
+ */
+export async function runProgram(program: ProgramName, files: string[], options: ProgramOptions, started: (seconds: number) => void = () => undefined): Promise<Map<string, number>> {
   switch (program) {
     case 'node':
       return tokenizer.wordcount(files);
     case 'piscina':
       return (await piscinaCount(files, { workers: options.workers, chunksize: options.chunksize })).counts;
     case 'trickle-paper':
-      return trickleExample7(files, options, false);
+      return trickleExample7(files, options, false, started);
     case 'trickle-reduce':
-      return trickleExample7(files, options, true);
+      return trickleExample7(files, options, true, started);
     default:
       throw new RangeError(`unknown program '${String(program)}' (known: ${PROGRAM_NAMES.join(', ')})`);
   }

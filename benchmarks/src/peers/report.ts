@@ -14,6 +14,8 @@ export interface PeersRun {
   seconds: number;
   /** The whole process, as the driver saw it (start-up, summary and exit included). */
   processSeconds: number;
+  /** Trickle: how long `connect` took (starting the local VMs), part of `seconds`. */
+  startupSeconds?: number;
   summary: CountSummary;
 }
 
@@ -75,6 +77,11 @@ export function renderMarkdown(results: PeersResults): string {
   out.push('');
   out.push('(×: against the Piscina pool in the same run.)');
   out.push('');
+  const connects = results.runs.filter((r) => r.startupSeconds !== undefined).map((r) => r.startupSeconds!);
+  if (connects.length > 0) {
+    out.push(`Trickle's times include \`connect({ local: 2 })\`, which starts the two VM processes: median ${median(connects).toFixed(2)} s (${Math.min(...connects).toFixed(2)}–${Math.max(...connects).toFixed(2)} s over its runs).${results.quick ? ' At quick sizes that start-up dominates, so these ratios say little about the aims, which are judged at the defaults.' : ''}`);
+    out.push('');
+  }
   out.push('**Aims** (issue 10; figures, not test assertions):');
   out.push('');
   for (const aim of AIMS) {
@@ -91,9 +98,9 @@ export function renderMarkdown(results: PeersResults): string {
   out.push('');
   out.push('## Every run');
   out.push('');
-  out.push('| round | corpus | program | seconds | whole process |');
-  out.push('|---:|---|---|---:|---:|');
-  for (const r of results.runs) out.push(`| ${r.round + 1} | ${r.set} | ${r.program} | ${r.seconds.toFixed(2)} | ${r.processSeconds.toFixed(2)} |`);
+  out.push('| round | corpus | program | seconds | of which connect | whole process |');
+  out.push('|---:|---|---|---:|---:|---:|');
+  for (const r of results.runs) out.push(`| ${r.round + 1} | ${r.set} | ${r.program} | ${r.seconds.toFixed(2)} | ${r.startupSeconds === undefined ? '' : r.startupSeconds.toFixed(2)} | ${r.processSeconds.toFixed(2)} |`);
   out.push('');
   out.push('## Setup');
   out.push('');
