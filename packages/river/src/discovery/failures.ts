@@ -53,7 +53,7 @@ export const FAILURE_WORDS: Record<DiscoveryFailureReason, string> = {
 /** Sorts an error from dialling or asking a VM into a reason and a one-line message. */
 export function classifyFailure(error: unknown): { reason: DiscoveryFailureReason; message: string } {
   const message = oneLine(error instanceof Error ? error.message : String(error));
-  if (AuthError.isInstance(error)) return { reason: 'wrong-key', message };
+  if (AuthError.isInstance(error)) return { reason: 'wrong-key', message: fromOurSide(message) };
   const code = networkCode(error);
   if (code === 'ECONNREFUSED') return { reason: 'refused', message: 'connection refused' };
   if (code === 'ETIMEDOUT') return { reason: 'timeout', message };
@@ -79,6 +79,16 @@ export function describeFailure(failure: DiscoveryFailure): string {
 export function failureReason(failure: Pick<DiscoveryFailure, 'reason' | 'message'>): string {
   const words = FAILURE_WORDS[failure.reason];
   return failure.message && failure.message !== words ? `${words}: ${failure.message}` : words;
+}
+
+/**
+ * A refusal relayed from the other side speaks of "peer" meaning us; say it from our side, where
+ * the reader is: `it requires a cluster key, this node has none`.
+ */
+function fromOurSide(message: string): string {
+  if (/refused authentication: peer has no cluster key/.test(message)) return 'it requires a cluster key and this node has none (set a key file or key on both sides)';
+  if (/refused authentication: peer requires a cluster key/.test(message)) return 'it has no cluster key and this node has one (set a key file or key on both sides)';
+  return message;
 }
 
 /** The `code` of a system error somewhere in the cause chain (ECONNREFUSED, …). */
