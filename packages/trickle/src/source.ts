@@ -10,11 +10,15 @@
  * - Static fields that compilers move out of the class body (esbuild's `__publicField(_A, …)`)
  *   travel as own properties of the function.
  */
-import { importsOf } from '@river/engine';
+import { importsOf, shareLoadedPackage } from '@river/engine';
 
 import { InjectError } from './errors';
 import type { CodeDescription, MemberDescription } from './protocol';
 import { Where, walkValue, type WalkVisitor } from './values/walk';
+
+// A VM's session has @trickle/core loaded: code that imports it (by a path, in this package's
+// own tests) is bound to that copy, never bundled.
+shareLoadedPackage('@trickle/core');
 
 const NATIVE_CODE = /\{\s*\[native code\]\s*\}\s*$/;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;

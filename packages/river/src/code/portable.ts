@@ -114,7 +114,9 @@ function loadedPackageSpecifier(specifier: string, importer: string): string | u
       return undefined;
     }
     if (typeof name !== 'string' || !loadedPackages.has(name)) return undefined;
+    // Only the package's own code (src/, dist/): its tests and fixtures are the user's modules.
     const inner = relative(dir, target).split(sep).join('/').replace(/\.[cm]?[jt]s$/, '');
+    if (!/^(?:src|dist)(?:\/|$)/.test(inner)) return undefined;
     return /^(?:src|dist)\/internal$/.test(inner) ? `${name}/internal` : name;
   }
   return undefined;
