@@ -68,6 +68,8 @@ export { importsOf, shareLoadedPackage } from './code/portable';
 export { bindImports, workingDirectoryRequire } from './code/bind-imports';
 export type { ImportContext } from './code/bind-imports';
 export type { ImportBinding, ImportedModule, ShippedModule } from './code/import-binding';
+export { compileShipped, mapShippedStack, sourcePositionOf } from './code/source-position';
+export type { SourcePosition } from './code/source-position';
 export { InsecureKeyFileError } from './errors/insecure-key-file-error';
 export { InvalidKeyError } from './errors/invalid-key-error';
 export { KeyFileExistsError } from './errors/key-file-exists-error';

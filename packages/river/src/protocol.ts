@@ -8,6 +8,7 @@
  * engine route it without touching the message body, which stays an opaque byte string.
  */
 import type { ImportBinding } from './code/import-binding';
+import type { SourcePosition } from './code/source-position';
 import { ProtocolError } from './errors/protocol-error';
 import type { WireError } from './errors/wire';
 import { isVMInfo, type VMInfo } from './vm-info';
@@ -96,6 +97,8 @@ export interface DeployArgs {
   source?: string;
   /** What the class source uses from its module's imports (see code/import-binding.ts). */
   imports?: ImportBinding[];
+  /** Where the class was written, for stack traces on the VM. */
+  position?: SourcePosition;
   /** Name of a VR class an extension registered on the target VM (e.g. `trickle:rai`). */
   extension?: string;
   /** The arguments of `main`, SFM-encoded by the deploying VR (engines never decode them). */
@@ -313,6 +316,7 @@ export interface PortDeployArgs {
   vm: VMInfo;
   source?: string;
   imports?: ImportBinding[];
+  position?: SourcePosition;
   extension?: string;
   args: Uint8Array;
   lifetime: Lifetime;

@@ -12,7 +12,7 @@
  */
 
 /** Request kinds, in the order the paper lists them, plus what a real system needs. */
-import type { ImportBinding } from '@river/engine';
+import type { ImportBinding, SourcePosition } from '@river/engine';
 
 export type RequestKind =
   | 'inject'
@@ -72,6 +72,8 @@ export interface CodeDescription {
    * modules as bundles), bound around it on the VM: see @river/engine's `importsOf`.
    */
   imports?: ImportBinding[];
+  /** Where the source was written (the user's file and line), for stack traces on the VM. */
+  position?: SourcePosition;
 }
 
 export type MemberDescription =
@@ -326,6 +328,9 @@ function malformedCode(code: unknown, depth = 0): string | undefined {
   if (code.superName !== undefined && typeof code.superName !== 'string') return "code 'superName' must be a string";
   if (code.imports !== undefined && (!Array.isArray(code.imports) || !code.imports.every((b) => isObject(b) && typeof b.name === 'string' && typeof b.specifier === 'string' && isObject(b.module)))) {
     return "code 'imports' must be a list of import bindings";
+  }
+  if (code.position !== undefined && (!isObject(code.position) || typeof code.position.file !== 'string' || !Number.isSafeInteger(code.position.line))) {
+    return "code 'position' must be { file, line, column }";
   }
   if (depth > 8) return 'code nests too deep';
   for (const members of [code.proto, code.statics]) {

@@ -10,7 +10,7 @@
  * - Static fields that compilers move out of the class body (esbuild's `__publicField(_A, …)`)
  *   travel as own properties of the function.
  */
-import { importsOf, shareLoadedPackage } from '@river/engine';
+import { importsOf, shareLoadedPackage, sourcePositionOf } from '@river/engine';
 
 import { InjectError } from './errors';
 import type { CodeDescription, MemberDescription } from './protocol';
@@ -53,6 +53,9 @@ export function describeFunction(fn: Function, label: string): CodeDescription {
   // What the source uses from its module's imports travels with it (ImportError when it cannot).
   const imports = importsOf(fn, name ? `${label} (${name})` : label);
   if (imports.length > 0) code.imports = imports;
+  // Where it was written: its stack frames on the VM name that file and line.
+  const position = sourcePositionOf(fn);
+  if (position) code.position = position;
   const isClass = /^class\b/.test(source);
   if (!isClass) {
     const proto = describePrototype(fn, label);

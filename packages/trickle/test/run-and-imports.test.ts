@@ -62,6 +62,12 @@ describe('trickle run', () => {
     expect(run.code).toBe(1);
   });
 
+  test.each(['remote-throw.ts', 'remote-throw.mjs'])('%s: the remote stack of an injected function names the file and the line it threw on', async (file) => {
+    const run = await trickleRun(file);
+    expect(run.stderr).toMatch(new RegExp(`--- remote stack on VM [^\\n]*\\n\\s+at check \\(${join(FIXTURES, file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:\\d+\\)`));
+    expect(run.code).toBe(1);
+  });
+
   test('a syntax error names the file and line', async () => {
     const run = await trickleRun('syntax.mjs');
     expect(run.stderr).toContain('syntax.mjs:3');

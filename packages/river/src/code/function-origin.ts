@@ -108,8 +108,19 @@ function handoff(s: Session, objectGroup: string): string | undefined {
   return undefined;
 }
 
-/** The origin of `fn`, or undefined when the inspector cannot tell (no inspector, a native function). */
+const origins = new WeakMap<Function, FunctionOrigin | null>();
+
+/** The origin of `fn` (cached), or undefined when the inspector cannot tell (no inspector, a native function). */
 export function functionOrigin(fn: Function): FunctionOrigin | undefined {
+  let origin = origins.get(fn);
+  if (origin === undefined) {
+    origin = askOrigin(fn) ?? null;
+    origins.set(fn, origin);
+  }
+  return origin ?? undefined;
+}
+
+function askOrigin(fn: Function): FunctionOrigin | undefined {
   const s = connect();
   if (!s) return undefined;
   const holder = globalThis as unknown as Record<symbol, unknown>;

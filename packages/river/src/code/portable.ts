@@ -28,7 +28,11 @@ const shippedScripts = new Map<string, ImportBinding[]>();
 
 /** Records the bindings a script of shipped code was evaluated with (its `sourceURL`). */
 export function rememberShippedScript(url: string, bindings: readonly ImportBinding[]): void {
-  if (bindings.length > 0) shippedScripts.set(url, [...bindings]);
+  if (bindings.length === 0) return;
+  // Several pieces of code from one user module compile under its file name: keep them all.
+  const known = shippedScripts.get(url) ?? [];
+  for (const b of bindings) if (!known.some((k) => k.name === b.name)) known.push(b);
+  shippedScripts.set(url, known);
 }
 
 export function isBuiltinSpecifier(specifier: string): boolean {
@@ -61,7 +65,7 @@ function findImports(fn: Function, user: string): ImportBinding[] {
   if (!free || free.size === 0) return [];
   const origin = functionOrigin(fn);
   if (!origin) return [];
-  const shipped = shippedScripts.get(origin.url);
+  const shipped = shippedScripts.get(origin.url) ?? shippedScripts.get(fileOf(origin.url) ?? '');
   if (shipped) return shipped.filter((b) => free.has(b.name));
   let module = byScript.get(origin.url || origin.source);
   if (!module) {

@@ -428,6 +428,7 @@ export class Engine {
     const request: DeployArgs = {
       source: args.source,
       imports: args.imports,
+      position: args.position,
       extension: args.extension,
       args: args.args,
       parent: vr.uuid,

@@ -10,6 +10,7 @@
  */
 import { bindImports, workingDirectoryRequire } from '../code/bind-imports';
 import type { ImportBinding } from '../code/import-binding';
+import { compileShipped, type SourcePosition } from '../code/source-position';
 import { rememberShippedScript } from '../code/portable';
 import { DeployError } from '../errors/deploy-error';
 import { ImportError } from '../errors/import-error';
@@ -30,14 +31,14 @@ export interface EvaluateScope {
   imports?: ImportBinding[];
   /** Where this runs, for messages (`VM <node id>`). */
   where?: string;
+  /** Where the class was written: its stack frames here name that file and line. */
+  position?: SourcePosition;
 }
 
 /** The `require` given to shipped code: resolves from the VM's working directory. */
 export function vmRequire(): NodeRequire {
   return workingDirectoryRequire();
 }
-
-let evaluated = 0;
 
 export function evaluateClass(source: string, scope: EvaluateScope): unknown {
   if (typeof source !== 'string' || source.trim() === '') {
@@ -55,15 +56,16 @@ export function evaluateClass(source: string, scope: EvaluateScope): unknown {
   const values = [scope.VirtualResource, req, __name, ...names.slice(3).map((n) => bound[n])];
   // The class's own imports win over the defaults (an ESM class that imports VirtualResource).
   if ('VirtualResource' in bound) values[0] = bound.VirtualResource;
-  const url = `river-vr-class:${++evaluated}`;
   let factory: (...args: unknown[]) => unknown;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    factory = new Function(...names, `"use strict";\nreturn (${source}\n);\n//# sourceURL=${url}`) as typeof factory;
+    // The source starts on the body's line 2: its frames name the user's file and line.
+    const compiled = compileShipped(`"use strict";\nreturn (${source}\n);`, names, scope.position, 2);
+    factory = compiled.fn;
+    // Code evaluated here that ships on (a child class it holds) takes the same imports along.
+    rememberShippedScript(compiled.filename, scope.imports ?? []);
   } catch (error) {
     throw new DeployError({ message: `VR class source does not evaluate: ${(error as Error).message}`, cause: error });
   }
-  rememberShippedScript(url, scope.imports ?? []);
   let value: unknown;
   try {
     value = factory(...values);

@@ -158,6 +158,7 @@ export class VRHost {
       nodeId: this.nodeId,
       source: args.source,
       imports: args.imports,
+      position: args.position,
       modulePath,
       extension: args.extension,
       args: args.args,

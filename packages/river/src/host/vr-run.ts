@@ -15,6 +15,7 @@ import { ROUTE_EXIT, ROUTE_SYSTEM } from '../protocol';
 import { EngineLink, type LinkPort } from '../vr/link';
 import { VirtualResource, constructVR, isVRClass, type VRClass } from '../vr/virtual-resource';
 import type { ImportBinding } from '../code/import-binding';
+import { mapShippedStack, type SourcePosition } from '../code/source-position';
 import { evaluateClass, vmRequire } from './evaluate';
 
 /** How often a VR reports its heap and counts to its engine (for the VM's metrics). */
@@ -39,6 +40,8 @@ export interface VRWorkerData {
   source?: string;
   /** What the class source uses from its module's imports. */
   imports?: ImportBinding[];
+  /** Where the class was written (stack frames on the VM name it). */
+  position?: SourcePosition;
   /** Absolute path of an extension module exporting the VR class as `default` or `VR`. */
   modulePath?: string;
   extension?: string;
@@ -62,7 +65,7 @@ function loadClass(data: VRWorkerData): VRClass {
     cls = mod.default ?? mod.VR ?? (mod.default as Record<string, unknown> | undefined)?.default;
     if (cls === undefined) throw new DeployError({ message: `extension ${data.extension} (${data.modulePath}) exports no VR class as \`default\` or \`VR\`` });
   } else {
-    cls = evaluateClass(data.source ?? '', { VirtualResource, imports: data.imports, where: `VM ${data.nodeId}` });
+    cls = evaluateClass(data.source ?? '', { VirtualResource, imports: data.imports, position: data.position, where: `VM ${data.nodeId}` });
   }
   if (!isVRClass(cls)) throw new DeployError({ message: 'the deployed class does not extend VirtualResource' });
   return cls;
@@ -91,8 +94,12 @@ export function runVR(data: VRWorkerData, port: LinkPort): void {
   const finish = (outcome: { value: unknown } | { error: unknown }) => {
     if (data.parent) {
       const msg: Record<string, unknown> = { tag: 'river:exit', uuid: data.uuid };
-      if ('error' in outcome) msg.error = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
-      else msg.value = outcome.value;
+      if ('error' in outcome) {
+        const error = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
+        // Frames of the shipped class name the user's file and line (compiled TypeScript mapped back).
+        if (typeof error.stack === 'string') error.stack = mapShippedStack(error.stack);
+        msg.error = error;
+      } else msg.value = outcome.value;
       let body: Uint8Array;
       try {
         body = encode(msg);

@@ -5,6 +5,7 @@
  */
 import { Mailbox, decode, encode, type Guarded, type Message, type MessageType, type Pattern } from '@river/sfm';
 import { importsOf } from '../code/portable';
+import { sourcePositionOf } from '../code/source-position';
 
 import { DeployError } from '../errors/deploy-error';
 import { ReservedAttributeError } from '../errors/reserved-attribute-error';
@@ -313,6 +314,8 @@ export abstract class VirtualResource {
       request.source = classSource(vr);
       const imports = importsOf(vr, `deploy: VR class ${vr.name || '(anonymous)'}`);
       if (imports.length > 0) request.imports = imports;
+      const position = sourcePositionOf(vr);
+      if (position) request.position = position;
     }
     return this.#link.request<UUID>('deploy', request, options.timeoutMs ?? 30_000);
   }

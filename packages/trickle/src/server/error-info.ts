@@ -1,3 +1,5 @@
+import { mapShippedStack } from '@river/engine';
+
 import type { ErrorInfo, FailureCode } from '../protocol';
 
 /** A failure of the request itself (not of user code), with the code the initiator sees. */
@@ -37,7 +39,8 @@ export function toErrorInfo(thrown: unknown, exportValue: (value: unknown) => un
   // The stack of a Trickle failure is the server's own, of no use to the caller; a free variable's
   // points into the user's code.
   const own = thrown instanceof RaiFailure && thrown.failure !== 'FREE_VARIABLE';
-  if (typeof thrown.stack === 'string' && !own) info.stack = thrown.stack;
+  // Frames of injected code name the user's file and line (compiled TypeScript mapped back).
+  if (typeof thrown.stack === 'string' && !own) info.stack = mapShippedStack(thrown.stack);
   if (thrown instanceof RaiFailure) {
     info.failure = thrown.failure;
     if (thrown.variable !== undefined) info.variable = thrown.variable;

@@ -12,6 +12,8 @@
  * around the source: the WeakMaps/WeakSets that hold downlevelled private fields (tsc's
  * `_Stack_items`, esbuild's `_items`), and `_super` for an ES5 subclass.
  */
+import { compileShipped, type SourcePosition } from '@river/engine';
+
 import type { CodeDescription, MemberDescription } from '../protocol';
 
 const PRIVATE_STATE = [
@@ -42,24 +44,24 @@ export type BindImports = (code: CodeDescription) => Record<string, unknown>;
 
 const noImports: BindImports = () => ({});
 
-function compile(body: string, scope: Record<string, unknown>): unknown {
+/** Compiles `body` (the source on its line 3) under the user's file and line when known. */
+function compile(body: string, scope: Record<string, unknown>, position: SourcePosition | undefined): unknown {
   const names = Object.keys(scope);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function(...names, `"use strict";\n${body}`);
-  return factory(...names.map((name) => scope[name]));
+  const { fn } = compileShipped(`"use strict";\n${body}`, names, position, 3);
+  return fn(...names.map((name) => scope[name]));
 }
 
 /** Evaluates the source text of one function or class; throws what evaluation threw. */
-export function evaluateSource(source: string, scope: Record<string, unknown>): Function {
+export function evaluateSource(source: string, scope: Record<string, unknown>, position?: SourcePosition): Function {
   let value: unknown;
   try {
-    value = compile(`return (\n${source}\n);`, scope);
+    value = compile(`return (\n${source}\n);`, scope, position);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     // A method shorthand: evaluate it as a member of an object literal and take it out.
     let holder: object;
     try {
-      holder = compile(`return ({\n${source}\n});`, scope) as object;
+      holder = compile(`return ({\n${source}\n});`, scope, position) as object;
     } catch {
       throw error;
     }
@@ -87,7 +89,7 @@ export function evaluateCode(code: CodeDescription, global: Record<string, unkno
     extra._super = parent;
   }
   const scope = scopeFor(code.source, global, extra);
-  const fn = evaluateSource(code.source, scope);
+  const fn = evaluateSource(code.source, scope, code.position);
   if (code.name && fn.name !== code.name) {
     Object.defineProperty(fn, 'name', { value: code.name, configurable: true });
   }
@@ -133,7 +135,7 @@ function defineMissing(
 
 /** A member of an ES5 class: evaluated in the class's scope (it may use `_super` too). */
 function evaluateMember(code: CodeDescription, global: Record<string, unknown>, scope: Record<string, unknown>, bind: BindImports): Function {
-  return evaluateSource(code.source, scopeFor(code.source, global, code.imports ? { ...scope, ...bind(code) } : scope));
+  return evaluateSource(code.source, scopeFor(code.source, global, code.imports ? { ...scope, ...bind(code) } : scope), code.position);
 }
 
 export function excerpt(source: string, max = 120): string {
