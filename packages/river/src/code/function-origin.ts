@@ -109,12 +109,25 @@ function handoff(s: Session, objectGroup: string): string | undefined {
 }
 
 const origins = new WeakMap<Function, FunctionOrigin | null>();
+/**
+ * By source text too: a closure created afresh for every call (`vm.f((x) => x + 1)` in a loop)
+ * is a new function each time but the same code, and asking V8 costs a millisecond or two.
+ * Two functions with the same text in two modules would share the first one's origin.
+ */
+const originsByText = new Map<string, FunctionOrigin | null>();
+const MAX_BY_TEXT = 1000;
 
 /** The origin of `fn` (cached), or undefined when the inspector cannot tell (no inspector, a native function). */
 export function functionOrigin(fn: Function): FunctionOrigin | undefined {
   let origin = origins.get(fn);
   if (origin === undefined) {
-    origin = askOrigin(fn) ?? null;
+    const text = Function.prototype.toString.call(fn);
+    origin = originsByText.get(text);
+    if (origin === undefined) {
+      origin = askOrigin(fn) ?? null;
+      if (originsByText.size >= MAX_BY_TEXT) originsByText.delete(originsByText.keys().next().value!);
+      originsByText.set(text, origin);
+    }
     origins.set(fn, origin);
   }
   return origin ?? undefined;

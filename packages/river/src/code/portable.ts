@@ -22,6 +22,7 @@ import { describeImport, type ImportBinding, type ImportedModule } from './impor
 import { moduleImports, type ModuleImport, type ModuleScope } from './module-imports';
 
 const byFunction = new WeakMap<Function, ImportBinding[]>();
+const byText = new Map<string, ImportBinding[]>();
 const byScript = new Map<string, ModuleScope>();
 /** Scripts this realm evaluated from shipped code: their bindings, for code that travels on. */
 const shippedScripts = new Map<string, ImportBinding[]>();
@@ -55,7 +56,14 @@ function fileOf(url: string): string | undefined {
 export function importsOf(fn: Function, user: string): ImportBinding[] {
   const cached = byFunction.get(fn);
   if (cached) return cached;
-  const bindings = findImports(fn, user);
+  // The same code made afresh (a closure per call) has the same imports: see functionOrigin.
+  const text = Function.prototype.toString.call(fn);
+  let bindings = byText.get(text);
+  if (!bindings) {
+    bindings = findImports(fn, user);
+    if (byText.size >= 1000) byText.delete(byText.keys().next().value!);
+    byText.set(text, bindings);
+  }
   byFunction.set(fn, bindings);
   return bindings;
 }

@@ -39,6 +39,18 @@ type Entry = { originalSource?: string; originalLine?: number; originalColumn?: 
 
 /** The user's file and line of `fn`, or undefined when V8 cannot tell (eval'd code, no inspector). */
 export function sourcePositionOf(fn: Function): SourcePosition | undefined {
+  const text = Function.prototype.toString.call(fn);
+  if (positions.has(text)) return positions.get(text);
+  const position = findPosition(fn);
+  if (positions.size >= 1000) positions.delete(positions.keys().next().value!);
+  positions.set(text, position);
+  return position;
+}
+
+/** By source text, like functionOrigin. */
+const positions = new Map<string, SourcePosition | undefined>();
+
+function findPosition(fn: Function): SourcePosition | undefined {
   const origin = functionOrigin(fn);
   if (!origin?.url) return undefined;
   const file = pathOf(origin.url);
