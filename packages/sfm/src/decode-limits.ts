@@ -140,6 +140,52 @@ export function checkDecodeLimits(bytes: Uint8Array, hasExtension: (tag: number)
       remaining[t] = left;
       seen[t]! += skipped;
     }
+    // Fast path for a Map (tag 259) whose keys are text strings, as word counts are: a run of
+    // pairs of a short text key and a scalar value. A text key is hashed with a seed by V8 (it
+    // cannot be made to collide), so it only takes its place in the key list (-1).
+    if (depth > 0 && kinds[depth - 1] === KIND_MAP && remaining[depth - 1]! > 2 && seen[depth - 1]! % 2 === 0 && hashes[depth - 1] !== undefined) {
+      const t = depth - 1;
+      const keys = hashes[t]!;
+      let left = remaining[t]!;
+      let skipped = 0;
+      while (left > 2 && pos < end) {
+        // The key: a text string with its length in the initial byte or the next one or two.
+        const kb = bytes[pos]!;
+        if (kb >> 5 !== 3) break;
+        const kinf = kb & 0x1f;
+        let next: number;
+        if (kinf < 24) next = pos + 1 + kinf;
+        else if (kinf === 24 && pos + 1 < end) next = pos + 2 + bytes[pos + 1]!;
+        else if (kinf === 25 && pos + 2 < end) next = pos + 3 + ((bytes[pos + 1]! << 8) | bytes[pos + 2]!);
+        else break;
+        if (next >= end) break; // truncated, or no room for a value: the general path says so
+        // The value: an integer, a float, false/true/null/undefined, or a short text string.
+        const vb = bytes[next]!;
+        const vmj = vb >> 5;
+        const vinf = vb & 0x1f;
+        let after: number;
+        if (vmj === 0 || vmj === 1) {
+          if (vinf < 24) after = next + 1;
+          else if (vinf < 28) after = next + 1 + (1 << (vinf - 24));
+          else break;
+        } else if (vmj === 3 && vinf < 24) {
+          after = next + 1 + vinf;
+        } else if (vmj === 7) {
+          if (vinf >= 20 && vinf <= 23) after = next + 1;
+          else if (vinf === 25) after = next + 3;
+          else if (vinf === 26) after = next + 5;
+          else if (vinf === 27) after = next + 9;
+          else break;
+        } else break;
+        if (after > end) break;
+        keys.push(-1);
+        pos = after;
+        left -= 2;
+        skipped += 2;
+      }
+      remaining[t] = left;
+      seen[t]! += skipped;
+    }
     if (pos >= end) throw malformed(pos, 'truncated');
     const initial = bytes[pos]!;
     const top = depth - 1;
@@ -338,6 +384,15 @@ function checkContent(tag: number, major: number, info: number, hasExtension: (t
 function checkHashSteps(hashes: number[], limits: DecodeLimits): void {
   const n = hashes.length;
   if (n < 64) return;
+  // Keys that are all seeded (strings, objects) walk nothing that can be forced: no tables to build.
+  let numeric = false;
+  for (let i = 0; i < n; i++) {
+    if (hashes[i]! >= 0) {
+      numeric = true;
+      break;
+    }
+  }
+  if (!numeric) return;
   let steps = 0;
   const budget = limits.maxHashSteps * n + 4096;
   let counts = new Uint32Array(0);

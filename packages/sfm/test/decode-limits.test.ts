@@ -180,6 +180,30 @@ describe('Map and Set keys that collide in V8 hash tables', () => {
     expect(refusal(setOf([12345n, ...bignums.slice(0, 3000)])).code).toBe('ERR_CODEC_LIMIT');
   });
 
+  test('string keys in a Map (its fast path) keep their places: colliding int keys after many string keys are still refused', () => {
+    const strings = Array.from({ length: 3000 }, (_, i) => `w${i}`);
+    const ints = colliding(5000);
+    expect(refusal(mapOf([...strings, ...ints]))).toMatchObject({ code: 'ERR_CODEC_LIMIT', message: expect.stringMatching(/a Map or Set of 8000 entries/) });
+    // Interleaved: string keys between the colliding ones.
+    const mixed = ints.flatMap((k, i) => [k, `s${i}`]);
+    expect(refusal(mapOf(mixed)).code).toBe('ERR_CODEC_LIMIT');
+  });
+
+  test('a string-keyed Map decodes exactly, whatever its values: scalars of every width, long keys and values, containers', () => {
+    const prng = new Prng(3);
+    const value = (i: number): unknown =>
+      [i, -i, 2 ** 40 + i, -(2 ** 33) - i, i / 3, true, false, null, undefined, `v${i}`, 'x'.repeat(30 + (i % 50)), [i], { i }, new Uint8Array([i & 0xff])][i % 14];
+    const key = (i: number) => (i % 97 === 0 ? `long key ${'k'.repeat(300)} ${i}` : i % 89 === 0 ? `ünïcödé ${i}` : `k${i}`);
+    const map = new Map(Array.from({ length: 20_000 }, (_, i) => [key(i), value(i)]));
+    expect(decode(encode(map))).toEqual(map);
+    // Cut anywhere inside its run of pairs: a decode error, never anything else.
+    const bytes = encode(map);
+    for (let i = 0; i < 200; i++) {
+      const cut = 10 + prng.int(bytes.length - 20);
+      expect(refusal(bytes.subarray(0, cut)).code).toBe('ERR_CODEC_DECODE');
+    }
+  });
+
   test('ordinary collections are not refused: sequential, random, float, BigInt and string keys, large ones', () => {
     const prng = new Prng(9);
     const cases: unknown[] = [
