@@ -138,10 +138,23 @@ describeNetns('Trickle over mDNS: trickle vm ⇄ connect() in network namespaces
       ].sort((a, b) => a.name.localeCompare(b.name)),
     );
 
+    // A live list (watch: mDNS followed as it happens) takes in none of the fakes either, while
+    // they keep announcing themselves.
+    const watching = spawnActor(init, 'watch@init', TRICKLE_INITIATOR, 'watch', { keyFile: key.keyFile, timeoutMs: 2_000, interface: 'eth0', intervalMs: 120_000 });
+    const live = await waitForEvent<ActorEvent & { vms: Array<{ id: string; name: string }> }>(watching, 'connected', 20_000);
+    expect(live.vms).toEqual([{ id: real.id, name: real.name }]);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few announcement rounds
+    expect(watching.lines.some((l) => l.includes('"joined"'))).toBe(false);
+    // The engine checks an announcement before reporting it: no session was even tried on a fake.
+    expect(watching.stderr).not.toMatch(/could not join/);
+    watching.write('go');
+    await waitForEvent(watching, 'disconnected', 15_000);
+    expect(await watching.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+
     impostors.write('stop');
     await waitForEvent(impostors, 'stopped', 10_000);
     expect(await sigterm(real.proc)).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 90_000);
 
   test('a flood of 200 fake VMs on mDNS: connect() and connect(1) still use the real one', async () => {
     const { key, init, vma, vmb } = await labs.start();
