@@ -14,6 +14,8 @@ import { parseAllDocuments } from 'yaml';
 const ROOT = join(__dirname, '..', '..', '..');
 const DEPLOY = join(ROOT, 'deploy');
 const TRICKLE_CLI = join(__dirname, '..', 'dist', 'cli.js');
+/** What a heap-capped session process may hold beyond its heap (docs/security.md: "capped at N + 160 MiB"). */
+const SESSION_OVERHEAD_MB = 160;
 const trickleHelp = execFileSync(process.execPath, [TRICKLE_CLI, '--help'], { encoding: 'utf8' });
 
 // ---- a small shell-words reader: quotes, $VAR, ${VAR} and $(( arithmetic )) with given values
@@ -179,8 +181,10 @@ test('Kubernetes: a headless Service, a StatefulSet joining it by DNS name, the 
   const vm = vmFlags(shellWords(script, env));
   if (vm === 'help') throw new Error('asks for help');
   expect(vm.slots).toBe(cpu);
-  expect(vm.maxVRHeapMb).toBe(Math.trunc((memoryMb - 256) / cpu));
-  expect(vm.maxVRHeapMb! * vm.slots! + 256).toBeLessThanOrEqual(memoryMb);
+  expect(vm.maxVRHeapMb).toBe(Math.trunc((memoryMb - 256) / cpu) - 160);
+  // Every session at its cap (a heap-capped session is a child process of at most heap + 160 MiB
+  // resident, see docs/security.md) and the VM itself fit in the container's memory limit.
+  expect((vm.maxVRHeapMb! + SESSION_OVERHEAD_MB) * vm.slots! + 256).toBeLessThanOrEqual(memoryMb);
   expect(vm.join).toBe(`${service.metadata.name}.default.svc.cluster.local:${service.spec.ports[0].port}`);
   expect(vm.name).toBe(env.POD_NAME);
   expect(vm.advertise).toBe(false);
@@ -226,7 +230,8 @@ test('Slurm: one trickle vm per node through srun, joining the first node, then 
   };
   const heapLine = lines.find((l) => l.startsWith('HEAP_MB='))!;
   env.HEAP_MB = Number(expand(heapLine.slice('HEAP_MB='.length), { SLOTS: env.SLOTS, SLURM_MEM_PER_CPU: 1024 }));
-  expect(env.HEAP_MB).toBe(Math.trunc((1024 * env.SLOTS - 256) / env.SLOTS));
+  expect(env.HEAP_MB).toBe(Math.trunc((1024 * env.SLOTS - 256) / env.SLOTS) - 160);
+  expect((env.HEAP_MB + SESSION_OVERHEAD_MB) * env.SLOTS + 256).toBeLessThanOrEqual(1024 * env.SLOTS);
   const vm = vmFlags(shellWords(srun.replace(/&\s*$/, ''), env));
   if (vm === 'help') throw new Error('asks for help');
   expect(vm.join).toBe('node001:7100');
