@@ -37,6 +37,7 @@ function dnsmasqPath(): string | undefined {
 
 interface Found {
   vms?: Array<{ id: string; name: string; host: string; port: number }>;
+  failures?: Array<{ source: string; address: string; name?: string; reason: string }>;
   error?: string;
 }
 
@@ -105,8 +106,9 @@ describeNetns('discovery by DNS (dnsmasq in a private namespace)', () => {
   }
 
   test('--join NAME:PORT with several A records: the VMs find each other; a VM that appears in DNS later is joined by the others', async () => {
-    // Three VMs behind one name, as a headless Service lists its pods (before they are ready).
-    writeFileSync(join(hostsDir, 'vms'), ['127.0.0.11', '127.0.0.12', '127.0.0.13'].map((ip) => `${ip} vms.test\n`).join(''));
+    // Three VMs behind one name, as a headless Service lists its pods (before they are ready),
+    // and an address where nothing listens (a pod not started yet).
+    writeFileSync(join(hostsDir, 'vms'), ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.19'].map((ip) => `${ip} vms.test\n`).join(''));
     const joinFlags = ['--join', 'vms.test:7100', '--dns-server', DNS, '--rejoin-interval', '0.5'];
     const first = startVm('vm1', '127.0.0.11', 7100, joinFlags);
     await listening(first);
@@ -122,6 +124,8 @@ describeNetns('discovery by DNS (dnsmasq in a private namespace)', () => {
     }, 20_000);
     expect(viaName!.vms!.map((v) => v.name).sort()).toEqual(['vm1', 'vm2', 'vm3']);
     expect(viaName!.vms!.map((v) => `${v.host}:${v.port}`).sort()).toEqual(['127.0.0.11:7100', '127.0.0.12:7100', '127.0.0.13:7100']);
+    // The address without a VM is reported as one the name led to, not as a named peer that failed.
+    expect(viaName!.failures).toEqual([expect.objectContaining({ source: 'dns', address: '127.0.0.19:7100', name: 'vms.test:7100', reason: 'refused' })]);
     // And through one member's address alone: membership knows them all.
     const viaOne = await eventually(async () => {
       const r = await discoverIn(ns, { peers: '127.0.0.11:7100' });
@@ -135,7 +139,7 @@ describeNetns('discovery by DNS (dnsmasq in a private namespace)', () => {
     await listening(late);
     const alone = await discoverIn(ns, { peers: '127.0.0.14:7100' });
     expect(alone.vms!.map((v) => v.name)).toEqual(['vm4']);
-    writeFileSync(join(hostsDir, 'vms'), ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'].map((ip) => `${ip} vms.test\n`).join(''));
+    writeFileSync(join(hostsDir, 'vms'), ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14', '127.0.0.19'].map((ip) => `${ip} vms.test\n`).join(''));
     const merged = await eventually(async () => {
       const r = await discoverIn(ns, { peers: '127.0.0.14:7100', timeoutMs: 1000 });
       return r.vms?.length === 4 ? r : undefined;
@@ -156,8 +160,10 @@ describeNetns('discovery by DNS (dnsmasq in a private namespace)', () => {
     const full = await discoverIn(ns, { peers: '_river._tcp.srv.test' });
     expect(full.vms!.length).toBe(2);
 
+    // A name with no records at all is a named peer that failed.
     const none = await discoverIn(ns, { peers: 'nothing.test:7100', timeoutMs: 1000 });
-    expect(none).toEqual({ vms: [], elapsedMs: expect.any(Number) });
+    expect(none.vms).toEqual([]);
+    expect(none.failures).toEqual([expect.objectContaining({ source: 'peer', address: 'nothing.test:7100', reason: 'unreachable', message: 'no DNS records' })]);
     const bad = await discoverIn(ns, { peers: 'srv.test', dnsServer: 'not-an-ip' });
     expect(bad.error).toMatch(/bad DNS server "not-an-ip"/);
 

@@ -22,8 +22,13 @@ export type DiscoveryFailureReason = 'refused' | 'timeout' | 'closed' | 'wrong-k
 
 /** One VM (or address) discovery tried and could not use. */
 export interface DiscoveryFailure {
-  /** Where it came from: a static peer (`peers`, `RIVER_PEERS`) or an mDNS announcement. */
-  source: 'peer' | 'mdns';
+  /**
+   * Where it came from: a static peer (`peers`, `RIVER_PEERS`; also a DNS name that resolves to
+   * nothing, or none of whose addresses answered), one of the addresses a DNS name resolved to when
+   * others of them answered (`dns`: `name` is that name; like an mDNS announcement, a name stands
+   * for whatever is behind it now), or an mDNS announcement.
+   */
+  source: 'peer' | 'dns' | 'mdns';
   /** `host:port` that was tried. */
   address: string;
   /** The announced id and name (mDNS announcements carry them; static peers do not). */

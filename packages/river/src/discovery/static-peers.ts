@@ -18,7 +18,7 @@ export interface AskPeersOptions {
    * Asks one address for its member list (and adds what it names). `first`: the first time this
    * address is asked in this window (its failure is worth reporting; later ones are not).
    */
-  query(address: PeerAddress, first: boolean): Promise<void>;
+  query(address: PeerAddress, first: boolean, spec: PeerSpec): Promise<void>;
   /** A spec that gave no address in the whole window: the resolver's error, or none (no records). */
   unresolved(spec: PeerSpec, error: unknown): void;
   reaskMs?: number;
@@ -46,12 +46,14 @@ export async function askPeers(specs: PeerSpec[], o: AskPeersOptions): Promise<v
       ),
     );
     await Promise.all(
-      rounds.flat().map((address) => {
-        const key = addressKey(address);
-        const first = !asked.has(key);
-        asked.add(key);
-        return o.query(address, first).catch(() => undefined);
-      }),
+      rounds.flatMap((addresses, i) =>
+        addresses.map((address) => {
+          const key = addressKey(address);
+          const first = !asked.has(key);
+          asked.add(key);
+          return o.query(address, first, specs[i]!).catch(() => undefined);
+        }),
+      ),
     );
     if (o.signal.aborted || left() <= reaskMs) break;
     await pause(reaskMs, o.signal);

@@ -745,6 +745,9 @@ export class Engine {
     if (this.membership) add(this.membership.list());
     const listening: Array<Promise<void>> = [];
     const specs = peerSpecsFrom(o.peers);
+    /** DNS names (as given) of which some address answered, and the static addresses that did. */
+    const namesAnswered = new Set<string>();
+    const answered = new Set<string>();
     if (specs.length > 0) {
       const deadline = Date.now() + timeoutMs;
       listening.push(
@@ -754,10 +757,17 @@ export class Engine {
           signal: enough.signal,
           // The first ask of an address is an attempt (a failure is reported); asking again while
           // fewer VMs than wanted are known only adds what it finds.
-          query: (address, first) =>
-            first
-              ? attempt({ source: 'peer', address: addressKey(address) }, () => this.queryMembers(address, true))
-              : withTimeout(this.queryMembers(address, true), Math.max(1, deadline - Date.now())).then(add, () => undefined),
+          query: (address, first, spec) => {
+            const ask = () =>
+              this.queryMembers(address, true).then((list) => {
+                namesAnswered.add(specText(spec));
+                answered.add(addressKey(address));
+                return list;
+              });
+            return first
+              ? attempt(spec.kind === 'address' ? { source: 'peer', address: addressKey(address) } : { source: 'dns', address: addressKey(address), name: specText(spec) }, ask)
+              : withTimeout(ask(), Math.max(1, deadline - Date.now())).then(add, () => undefined);
+          },
           unresolved: (spec, error) =>
             failures.push({ source: 'peer', address: specText(spec), ...(error ? classifyFailure(error) : { reason: 'unreachable', message: 'no DNS records' }) }),
         }),
@@ -801,6 +811,13 @@ export class Engine {
       for (const about of pending.values()) failures.push({ ...about, reason: 'timeout', message: `no answer within ${timeoutMs} ms` });
     }
     pending.clear();
+    // A static address that failed at first and answered when asked again is no failure; a name
+    // none of whose addresses answered is a named peer that failed, like an address.
+    for (let i = failures.length - 1; i >= 0; i--) {
+      const f = failures[i]!;
+      if ((f.source === 'peer' || f.source === 'dns') && answered.has(f.address)) failures.splice(i, 1);
+      else if (f.source === 'dns' && f.name !== undefined && !namesAnswered.has(f.name)) f.source = 'peer';
+    }
     if (ignored > 0) this.log(`discover: mDNS: ${ignored} more announcements ignored (at most ${MAX_ANNOUNCEMENTS_PER_DISCOVERY} are checked per discovery)`);
     return { vms: [...found.values()], failures };
   }
