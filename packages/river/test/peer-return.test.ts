@@ -4,7 +4,7 @@
  * parent, and what was lost with it stays lost (its old VRs were reported lost once and are not
  * heard from again). Also when only one side had declared the other lost (the VM's peer timeout
  * is longer than the stall): the VM is told, and ends the VRs whose parent had given them up.
- * And a cluster member that comes back is a member again. Real VM processes over loopback.
+ * And a cluster member that stalls stays a member and works again after. Real VM processes over loopback.
  */
 import { VRLostError, startInitiator, type Initiator, type UUID, type VMInfo } from '../src';
 import { eventually, sleep, startVm } from './fixtures/vm-process';
@@ -100,23 +100,28 @@ test('only the initiator declared the VM lost: on its return the VM ends the VRs
   await watch.stop();
 });
 
-test('a cluster member stalled past the peer timeout is a member again when it comes back', async () => {
+test('a cluster member stalled past the peer timeout stays a member (its port still accepts) and works again when it comes back', async () => {
   await using seed = await startVm(['--peer-timeout', '2000']);
   await using member = await startVm(['--peer-timeout', '2000', '--join', seed.address]);
   await using init = await startInitiator({ mdns: false, peers: [seed.address] });
-  const ids = async (): Promise<string[]> => (await init.discover({ timeoutMs: 3000 })).map((v: VMInfo) => v.port.toString()).sort();
+  const listed = async (): Promise<string[]> => (await init.discover({ timeoutMs: 3000 })).map((v: VMInfo) => v.port.toString()).sort();
   const both = [String(seed.port), String(member.port)].sort();
-  await eventually(async () => JSON.stringify(await ids()) === JSON.stringify(both), 20_000);
+  await eventually(async () => JSON.stringify(await listed()) === JSON.stringify(both), 20_000);
 
   member.kill('SIGSTOP');
   try {
-    // The seed drops it.
-    await eventually(async () => JSON.stringify(await ids()) === JSON.stringify([String(seed.port)]), 20_000);
+    // The seed loses its connection, finds a process still listening there (a stall, or a starved
+    // machine: the kernel accepts for it) and keeps it, rather than dropping a member that is
+    // only slow.
+    await eventually(() => seed.lines.some((l) => /member .* lost its connection but still listens: kept/.test(l)), 20_000);
+    expect(await listed()).toEqual(both);
     await sleep(3000);
   } finally {
     member.kill('SIGCONT');
   }
-  // Nobody polls it from outside: the seed (and the member) find each other again by themselves.
-  await eventually(async () => JSON.stringify(await ids()) === JSON.stringify(both), 30_000, 500);
-  expect(seed.lines.some((l) => /member .* is back/.test(l))).toBe(true);
+  // Back: still listed, and a VR deployed on it through the seed's list works.
+  await eventually(async () => JSON.stringify(await listed()) === JSON.stringify(both), 30_000, 500);
+  const info = (await init.discover({ timeoutMs: 3000 })).find((v: VMInfo) => v.port === member.port)!;
+  const echo = await init.deploy(info, Echo);
+  await pingPong(init, echo, 1);
 });
