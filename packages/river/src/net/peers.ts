@@ -158,7 +158,7 @@ export class PeerTable {
    * clear answer instead of a TLS alert or a garbled frame.
    */
   private accept(socket: Socket): void {
-    const from = formatRemote(socket);
+    const from = formatRemote(normalizeAddress(socket.remoteAddress), socket.remotePort);
     socket.setNoDelay(true);
     socket.on('error', () => undefined); // reported through the connection, or not at all
     this.unauthenticated.add(socket, from);
@@ -490,10 +490,7 @@ export class PeerTable {
   private onClose(conn: Connection, reason: CloseReason): void {
     this.conns.delete(conn);
     this.unauthenticated.opened(conn);
-    const from = () => {
-      const host = conn.transport.remoteAddress ?? '?';
-      return `${host.includes(':') ? `[${host}]` : host}:${conn.transport.remotePort ?? '?'}`;
-    };
+    const from = () => formatRemote(conn.transport.remoteAddress, conn.transport.remotePort);
     if (reason.kind === 'error' && conn.peer === undefined) this.refusals.refused(from(), reason.error.message);
     // The encrypted channel refused bytes on an open connection: someone on the path wrote into it.
     if (reason.kind === 'eof' && conn.peer !== undefined && HandshakeError.isInstance(reason.error.cause)) {
@@ -552,9 +549,10 @@ function isTransient(error: unknown): boolean {
   return true;
 }
 
-function formatRemote(socket: Socket): string {
-  const host = normalizeAddress(socket.remoteAddress) ?? '?';
-  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? '?'}`;
+/** `host:port` (`[v6]:port`) of a remote end, `?` for what is not known, for log lines. */
+function formatRemote(host: string | undefined, port: number | undefined): string {
+  const h = host ?? '?';
+  return `${h.includes(':') ? `[${h}]` : h}:${port ?? '?'}`;
 }
 
 export function addressKey(a: PeerAddress): string {

@@ -22,6 +22,8 @@ interface Entry {
   socket: Socket;
   host: string;
   from: string;
+  /** The connection speaking on the socket, once there is one. */
+  connection?: object;
 }
 
 export class UnauthenticatedConnections {
@@ -63,7 +65,10 @@ export class UnauthenticatedConnections {
 
   /** The connection now speaking on `socket` (so `opened` can find it). */
   attach(socket: Socket, connection: object): void {
-    if (this.entries.has(socket)) this.byConnection.set(connection, socket);
+    const entry = this.entries.get(socket);
+    if (!entry) return;
+    entry.connection = connection;
+    this.byConnection.set(connection, socket);
   }
 
   /** The connection authenticated, or closed: it no longer counts. */
@@ -89,12 +94,7 @@ export class UnauthenticatedConnections {
     const n = (this.perHost.get(entry.host) ?? 1) - 1;
     if (n > 0) this.perHost.set(entry.host, n);
     else this.perHost.delete(entry.host);
-    for (const [conn, s] of this.byConnection) {
-      if (s === socket) {
-        this.byConnection.delete(conn);
-        break;
-      }
-    }
+    if (entry.connection) this.byConnection.delete(entry.connection);
   }
 }
 
