@@ -10,13 +10,9 @@ import { dirname, join } from 'node:path';
 
 import { generateKey, startInitiator, type Initiator, type UUID, type VMInfo } from '@river/engine';
 
-import { EchoVR, Pinger, flag, machineSummary, median, runMain, startChild } from './harness';
+import { EchoVR, PING_WORKLOAD, flag, machineSummary, median, runMain, runPinger, startChild } from './harness';
 
-const RTT_MESSAGES = 20_000;
-const RTT_WARMUP = 2_000;
-const TPUT_MESSAGES = 200_000;
-const WINDOW = 1_000;
-const DEADLINE_MS = 10 * 60_000;
+const { rttMessages: RTT_MESSAGES, throughputMessages: TPUT_MESSAGES, window: WINDOW } = PING_WORKLOAD;
 const ROUNDS = Number(flag('--rounds', '5'));
 const OUT_DIR = flag('--out-dir', join(__dirname, '..', '..', 'results'));
 
@@ -40,12 +36,8 @@ async function startPair(cli: string, key: string | undefined, children: ChildPr
   return { init, a, ponger: await init.deploy(b, EchoVR) };
 }
 
-async function run(pair: Pair, mode: 'rtt' | 'tput'): Promise<{ median?: number; p99?: number; perSec?: number }> {
-  const n = mode === 'rtt' ? RTT_MESSAGES : TPUT_MESSAGES;
-  const pinger = await pair.init.deploy(pair.a, Pinger, pair.ponger, mode, n, RTT_WARMUP, WINDOW);
-  const exit = await pair.init.recv({ src: pinger, tag: 'river:exit' }, { timeoutMs: DEADLINE_MS });
-  if (exit.error) throw exit.error;
-  return exit.value as { median?: number; p99?: number; perSec?: number };
+function run(pair: Pair, mode: 'rtt' | 'tput'): ReturnType<typeof runPinger> {
+  return runPinger(pair.init, pair.a, pair.ponger, mode);
 }
 
 async function main(): Promise<void> {

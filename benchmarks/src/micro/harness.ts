@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
-import { VirtualResource } from '@river/engine';
+import { VirtualResource, type Initiator, type UUID, type VMInfo } from '@river/engine';
 
 const args = process.argv.slice(2);
 
@@ -119,4 +119,23 @@ export class Pinger extends VirtualResource {
     }
     return { perSec: n / (Number(process.hrtime.bigint() - started) / 1e9) };
   }
+}
+
+/** The ping workload of the VR-to-VR benchmarks (river.ts, channel.ts) and of river.ts's raw floor. */
+export const PING_WORKLOAD = {
+  rttMessages: 20_000,
+  rttWarmup: 2_000,
+  throughputMessages: 200_000,
+  window: 1_000,
+  /** Nothing may run longer than this (every loop is bounded by count and by this). */
+  deadlineMs: 10 * 60_000,
+} as const;
+
+/** Deploys a Pinger on `on` against `ponger` (an EchoVR) with PING_WORKLOAD, and returns what it measured. */
+export async function runPinger(init: Initiator, on: VMInfo, ponger: UUID, mode: 'rtt' | 'tput'): Promise<{ median?: number; p99?: number; perSec?: number }> {
+  const w = PING_WORKLOAD;
+  const pinger = await init.deploy(on, Pinger, ponger, mode, mode === 'rtt' ? w.rttMessages : w.throughputMessages, w.rttWarmup, w.window);
+  const exit = await init.recv({ src: pinger, tag: 'river:exit' }, { timeoutMs: w.deadlineMs });
+  if (exit.error) throw exit.error;
+  return exit.value as { median?: number; p99?: number; perSec?: number };
 }

@@ -5,21 +5,22 @@
 //   pnpm --filter @trickle/benchmarks build && pnpm --filter @trickle/benchmarks run bench:river
 //   (node benchmarks/dist/micro/river.js [--rounds N] [--out-dir DIR])
 import { RAW_ECHO_SERVER } from './raw-echo-server';
-import { EchoVR, Pinger, flag, machineSummary, runMain, median, percentile, startChild } from './harness';
+import { EchoVR, PING_WORKLOAD, flag, runPinger, machineSummary, runMain, median, percentile, startChild } from './harness';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 
-import { VirtualResource, startInitiator, type UUID, type VMInfo } from '@river/engine';
+import { startInitiator, type VMInfo } from '@river/engine';
 import { encode } from '@river/sfm';
 
-const RTT_MESSAGES = 20_000;
-const RTT_WARMUP = 2_000;
-const TPUT_MESSAGES = 200_000;
-const WINDOW = 1_000;
-/** Nothing here may run longer than this (every loop is bounded by count and by this). */
-const DEADLINE_MS = 10 * 60_000;
+const {
+  rttMessages: RTT_MESSAGES,
+  rttWarmup: RTT_WARMUP,
+  throughputMessages: TPUT_MESSAGES,
+  window: WINDOW,
+  deadlineMs: DEADLINE_MS,
+} = PING_WORKLOAD;
 
 const ROUNDS = Number(flag('--rounds', '5'));
 const OUT_DIR = flag('--out-dir', join(__dirname, '..', '..', 'results'));
@@ -134,12 +135,7 @@ async function main(): Promise<void> {
     });
     const rawClient = new RawClient(socket);
 
-    const runRiver = async (mode: 'rtt' | 'tput'): Promise<unknown> => {
-      const pinger: UUID = await init.deploy(a, Pinger, ponger, mode, mode === 'rtt' ? RTT_MESSAGES : TPUT_MESSAGES, RTT_WARMUP, WINDOW);
-      const exit = await init.recv({ src: pinger, tag: 'river:exit' }, { timeoutMs: DEADLINE_MS });
-      if (exit.error) throw exit.error;
-      return exit.value;
-    };
+    const runRiver = (mode: 'rtt' | 'tput') => runPinger(init, a, ponger, mode);
 
     // Warm both paths, then interleave the rounds so machine noise hits both alike.
     await rawThroughput(rawClient);
